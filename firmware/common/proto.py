@@ -1,0 +1,115 @@
+"""Protocol constants: the one home of every AID, CLA, INS, status word and TLV tag.
+
+docs/protocol.md lists the same values; tests/test_protocol_doc.py checks that the two agree.
+"""
+from micropython import const
+
+AID = b"\xf0upurse\x01"  # proprietary RID F0 + "upurse" + version 1
+
+# Classes
+CLA_ISO = const(0x00)
+CLA_PROPRIETARY = const(0x80)
+
+# Instructions (seed step in the comment)
+INS_SELECT = const(0xA4)  # S1001 (+S1002, S1004 merged into the response)
+INS_GET_CARD_INFO = const(0xCA)  # S1002 / S1101
+INS_KEY_UPDATE_PERMISSION = const(0x50)  # S1004 / S1102A
+INS_KEY_OBTAIN = const(0x52)  # S1005 / S1102B
+INS_KEY_UPDATE = const(0x54)  # S1006 / S1103A, S1104A
+INS_VALUE_TX_PERMISSION = const(0x60)  # S2001 / S2101A, S2102A
+INS_VALUE_RX_PERMISSION = const(0x62)  # S2002 / S2101B..S2103B
+INS_VALUE_TX = const(0x64)  # S2003 / S2103A..S2105A
+INS_VALUE_RX = const(0x66)  # S2004 / S2104B, S2105B
+INS_VALUE_TX_CONFIRM = const(0x68)  # payer clears its pending record on the payee's credit proof
+INS_PENDING_RESOLVE = const(0x6A)  # payer answers a payee's pending record: complete or undo
+INS_VALUE_RX_ABORT = const(0x6C)  # payee drops its tentative credit on the payer's abort proof
+INS_GET_BALANCE = const(0x5C)
+INS_GET_LOG = const(0x5E)
+INS_GET_PENDING = const(0x6E)
+INS_INITIALIZE = const(0xE0)  # blank -> personalization: card identity + personalization key
+INS_PERSONALIZE = const(0xE2)  # secured: load keys, IDs, limits, validity, purses
+INS_LOCK = const(0xE4)  # secured: personalization -> active, for good
+
+# Status words
+SW_OK = const(0x9000)
+SW_WRONG_LENGTH = const(0x6700)
+SW_SECURITY = const(0x6982)  # MAC, wrapped key or proof did not verify
+SW_DATE_REFUSED = const(0x6984)  # transaction date past validity or before last transaction
+SW_WRONG_STATE = const(0x6985)  # life cycle or command order does not allow it
+SW_PENDING = const(0x6986)  # a pending transfer must be resolved first
+SW_WRONG_DATA = const(0x6A80)
+SW_VALUE_LIMIT = const(0x6A84)  # amount above balance, or balance above its maximum
+SW_WRONG_P1P2 = const(0x6A86)
+SW_NOT_FOUND = const(0x6A88)  # referenced key ID, record or purse not held
+SW_KEY_ID_REFUSED = const(0x6A8A)  # key ID not newer, or above its upper limit
+SW_INS_UNKNOWN = const(0x6D00)
+SW_CLA_UNKNOWN = const(0x6E00)
+SW_UNKNOWN = const(0x6F00)
+
+# Life cycle states
+STATE_BLANK = const(0)
+STATE_PERSONALIZATION = const(1)
+STATE_ACTIVE = const(2)
+
+# Key-update schemes, one per seed embodiment
+SCHEME_SYMMETRIC = const(1)
+SCHEME_PKI = const(2)
+SCHEME_HYBRID = const(3)
+SCHEME_PRELOADED = const(4)
+SCHEME_HYBRID_UPDATE = const(5)
+
+# Purses
+PURSE_MONEY = const(1)
+PURSE_POINTS = const(2)
+
+# TLV tags: primitive, context class
+TAG_CARD_ID = const(0x80)
+TAG_TRANSFER_KEY_ID = const(0x81)
+TAG_UPDATE_KEY_ID = const(0x82)
+TAG_VALIDITY = const(0x83)
+TAG_UPDATE_RANDOM = const(0x84)
+TAG_PURSE = const(0x85)
+TAG_AMOUNT = const(0x86)
+TAG_DATE = const(0x87)
+TAG_TX_RANDOM = const(0x88)
+TAG_RX_RANDOM = const(0x89)
+TAG_TX_CHALLENGE = const(0x8A)
+TAG_RX_CHALLENGE = const(0x8B)
+TAG_WRAPPED_KEY = const(0x8C)
+TAG_BALANCE = const(0x8D)
+TAG_MAX_BALANCE = const(0x8E)
+TAG_COUNTER = const(0x8F)
+TAG_TRANSFER_KEY_LIMIT = const(0x90)
+TAG_UPDATE_KEY_LIMIT = const(0x91)
+TAG_TRANSFER_KEY = const(0x92)
+TAG_UPDATE_KEY = const(0x93)
+TAG_STATE = const(0x94)
+TAG_SCHEME = const(0x95)
+TAG_PENDING = const(0x96)
+TAG_CREDIT_PROOF = const(0x97)
+TAG_ABORT_PROOF = const(0x98)
+TAG_PEER_ID = const(0x99)
+TAG_PERSO_KEY = const(0x9A)
+TAG_MAC = const(0x9B)
+TAG_PEER_COUNTER = const(0x9C)
+TAG_DIRECTION = const(0x9D)
+TAG_LAST_DATE = const(0x9E)
+# constructed
+TAG_PURSE_RECORD = const(0xA0)
+TAG_PENDING_OUT = const(0xA1)
+TAG_PENDING_IN = const(0xA2)
+TAG_LOG_ENTRY = const(0xA3)
+TAG_PRELOADED_KEY = const(0xA4)
+
+# Pending flags in TAG_PENDING
+PENDING_OUT = const(1)
+PENDING_IN = const(2)
+
+# Sizes
+CARD_ID_LEN = const(8)
+KEY_LEN = const(16)
+RANDOM_LEN = const(16)
+MAC_LEN = const(16)
+WRAPPED_KEY_LEN = const(24)
+LOG_SIZE = const(8)
+MAX_APDU = const(261)  # PN532 limit: short APDUs only

@@ -1,0 +1,33 @@
+"""Shared fixtures: run firmware scripts on both interpreters."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from upurse.interpreters import INTERPRETERS, command
+from upurse.port import install
+
+install()  # firmware modules import on CPython inside this test process too
+
+TESTS = Path(__file__).resolve().parent
+MPY_TESTS = TESTS / "mpy"
+VECTORS = TESTS / "vectors"
+
+
+def run_firmware(interpreter: str, script: str | Path, *args: str, heap: str | None = None,
+                 timeout: float = 300) -> str:
+    """Run a firmware-side test script; fail the test with its output unless it exits 0."""
+    argv, env = command(interpreter, script, *args, heap=heap, path=(MPY_TESTS,))
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=TESTS.parent)
+    if proc.returncode != 0:
+        pytest.fail(f"{interpreter} {Path(script).name} exited {proc.returncode}:\n"
+                    f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc.stdout
+
+
+@pytest.fixture(params=INTERPRETERS)
+def interpreter(request) -> str:
+    return request.param
