@@ -1,7 +1,6 @@
 """AES-CMAC (NIST SP 800-38B, RFC 4493) and the constant-time compare every MAC check uses."""
-from micropython import const
-
 from common.aes import cbc_encrypt, encrypt_block, xor_into
+from micropython import const
 
 _RB = const(0x87)
 
@@ -40,7 +39,7 @@ def cmac(key, msg):
 
 
 def equal(a, b):
-    """Compare two MACs in time that depends only on their length: XOR every byte, check at the end."""
+    """Compare two MACs in time that depends only on their length: XOR all bytes, then check."""
     if len(a) != len(b):
         return False
     diff = 0

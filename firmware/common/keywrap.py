@@ -1,7 +1,6 @@
 """AES key wrap (RFC 3394, NIST SP 800-38F KW): carries keys with 64-bit integrity."""
-from micropython import const
-
 import cryptolib
+from micropython import const
 
 _IV = b"\xa6" * 8
 _ECB = const(1)

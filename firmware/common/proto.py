@@ -38,6 +38,7 @@ SW_DATE_REFUSED = const(0x6984)  # transaction date past validity or before last
 SW_WRONG_STATE = const(0x6985)  # life cycle or command order does not allow it
 SW_PENDING = const(0x6986)  # a pending transfer must be resolved first
 SW_WRONG_DATA = const(0x6A80)
+SW_FILE_NOT_FOUND = const(0x6A82)  # SELECT of an AID this card does not hold
 SW_VALUE_LIMIT = const(0x6A84)  # amount above balance, or balance above its maximum
 SW_WRONG_P1P2 = const(0x6A86)
 SW_NOT_FOUND = const(0x6A88)  # referenced key ID, record or purse not held
@@ -94,6 +95,8 @@ TAG_MAC = const(0x9B)
 TAG_PEER_COUNTER = const(0x9C)
 TAG_DIRECTION = const(0x9D)
 TAG_LAST_DATE = const(0x9E)
+TAG_CONTEXT = const(0xD0)  # a packed transfer context (common.transfer)
+TAG_PERSO_COUNTER = const(0xD1)
 # constructed
 TAG_PURSE_RECORD = const(0xA0)
 TAG_PENDING_OUT = const(0xA1)
@@ -105,6 +108,10 @@ TAG_PRELOADED_KEY = const(0xA4)
 PENDING_OUT = const(1)
 PENDING_IN = const(2)
 
+# Log entry directions
+LOG_OUT = const(1)
+LOG_IN = const(2)
+
 # Sizes
 CARD_ID_LEN = const(8)
 KEY_LEN = const(16)
@@ -113,3 +120,32 @@ MAC_LEN = const(16)
 WRAPPED_KEY_LEN = const(24)
 LOG_SIZE = const(8)
 MAX_APDU = const(261)  # PN532 limit: short APDUs only
+
+# Public-key infrastructure (added with common/cvc.py and common/crl.py).
+# CV certificate tags, BSI TR-03110-3 D.2 (ISO 7816-6 interindustry / application class).
+TAG_CV_CERTIFICATE = const(0x7F21)
+TAG_CV_BODY = const(0x7F4E)  # the signed part
+TAG_CV_PROFILE = const(0x5F29)  # certificate profile identifier, 00
+TAG_CV_CAR = const(0x42)  # certification authority reference
+TAG_CV_PUBLIC_KEY = const(0x7F49)
+TAG_CV_OID = const(0x06)
+TAG_CV_CHR = const(0x5F20)  # certificate holder reference
+TAG_CV_CHAT = const(0x7F4C)  # certificate holder authorization template: 06 OID, 53 bits
+TAG_CV_CHAT_BITS = const(0x53)
+TAG_CV_EFFECTIVE = const(0x5F25)  # YYMMDD, one BCD digit per byte
+TAG_CV_EXPIRATION = const(0x5F24)
+TAG_CV_SIGNATURE = const(0x5F37)  # ECDSA plain r || s (BSI TR-03111 5.2.1)
+# Inside TAG_CV_PUBLIC_KEY only (TR-03110-3 D.3.3): context tags of that template.
+TAG_CV_PRIME = const(0x81)
+TAG_CV_A = const(0x82)
+TAG_CV_B = const(0x83)
+TAG_CV_GENERATOR = const(0x84)
+TAG_CV_ORDER = const(0x85)
+TAG_CV_POINT = const(0x86)  # public point, uncompressed
+TAG_CV_COFACTOR = const(0x87)
+# Certificate revocation list (common/crl.py): two-byte context tags, clear of the one-byte ones.
+TAG_CRL = const(0xBF40)  # TAG_CRL_CONTENT + TAG_CV_SIGNATURE
+TAG_CRL_CONTENT = const(0xBF41)  # the signed part: TAG_CV_CAR, sequence, issued, revoked
+TAG_CRL_SEQUENCE = const(0x9F40)  # 4-byte unsigned, grows with each list the CA issues
+TAG_CRL_ISSUED = const(0x9F41)  # YYMMDD, one BCD digit per byte, as TAG_CV_EFFECTIVE
+TAG_CRL_REVOKED = const(0x9F42)  # card identities, CARD_ID_LEN bytes each, strictly ascending

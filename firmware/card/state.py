@@ -1,0 +1,85 @@
+"""The card's persistent state and its record format (BER-TLV, protocol tags where they fit).
+
+Pending records and log entries are kept as packed bytes (see `common.transfer`): a transfer
+context, the session key and key ID for pending records, a direction and MAC for log entries.
+"""
+from micropython import const
+
+from common import proto as P
+from common.tlv import encode, items, uint
+
+# Tags used only inside the state record
+_T_PREV_KEY_ID = const(0xC0)
+_T_PREV_KEY = const(0xC1)
+_T_PERSO_COUNTER = const(0xC2)
+
+_INTS = (
+    (P.TAG_STATE, "life_cycle", 1),
+    (_T_PERSO_COUNTER, "perso_counter", 4),
+    (P.TAG_SCHEME, "scheme", 1),
+    (P.TAG_VALIDITY, "validity", 4),
+    (P.TAG_TRANSFER_KEY_ID, "transfer_key_id", 2),
+    (P.TAG_TRANSFER_KEY_LIMIT, "transfer_key_limit", 2),
+    (_T_PREV_KEY_ID, "prev_transfer_key_id", 2),
+    (P.TAG_UPDATE_KEY_ID, "update_key_id", 2),
+    (P.TAG_UPDATE_KEY_LIMIT, "update_key_limit", 2),
+    (P.TAG_COUNTER, "counter", 4),
+    (P.TAG_LAST_DATE, "last_date", 4),
+)
+_BYTES = (
+    (P.TAG_CARD_ID, "card_id"),
+    (P.TAG_PERSO_KEY, "perso_key"),
+    (P.TAG_TRANSFER_KEY, "transfer_key"),
+    (_T_PREV_KEY, "prev_transfer_key"),
+    (P.TAG_UPDATE_KEY, "update_key"),
+    (P.TAG_PENDING_OUT, "pending_out"),
+    (P.TAG_PENDING_IN, "pending_in"),
+)
+
+
+class CardState:
+    """Everything the card keeps across power cycles; the applet saves it whole on each change."""
+
+    def __init__(self):
+        for _, name, _ in _INTS:
+            setattr(self, name, 0)
+        for _, name in _BYTES:
+            setattr(self, name, None)
+        self.purses = {}  # purse -> [value balance, maximum balance]
+        self.log = []  # newest last, at most LOG_SIZE packed entries
+
+    def encode(self):
+        out = []
+        for tag, name, size in _INTS:
+            out.append(uint(tag, getattr(self, name), size))
+        for tag, name in _BYTES:
+            value = getattr(self, name)
+            if value is not None:
+                out.append(encode(tag, value))
+        for purse, (balance, maximum) in self.purses.items():
+            out.append(encode(P.TAG_PURSE_RECORD, uint(P.TAG_PURSE, purse, 1)
+                              + uint(P.TAG_BALANCE, balance, 4)
+                              + uint(P.TAG_MAX_BALANCE, maximum, 4)))
+        for entry in self.log:
+            out.append(encode(P.TAG_LOG_ENTRY, entry))
+        return b"".join(out)
+
+    @classmethod
+    def decode(cls, record):
+        state = cls()
+        ints = {tag: name for tag, name, _ in _INTS}
+        raw = {tag: name for tag, name in _BYTES}
+        for tag, value in items(record):
+            if tag in ints:
+                setattr(state, ints[tag], int.from_bytes(bytes(value), "big"))
+            elif tag in raw:
+                setattr(state, raw[tag], bytes(value))
+            elif tag == P.TAG_PURSE_RECORD:
+                f = dict(items(value))
+                state.purses[f[P.TAG_PURSE][0]] = [
+                    int.from_bytes(bytes(f[P.TAG_BALANCE]), "big"),
+                    int.from_bytes(bytes(f[P.TAG_MAX_BALANCE]), "big"),
+                ]
+            elif tag == P.TAG_LOG_ENTRY:
+                state.log.append(bytes(value))
+        return state
