@@ -29,8 +29,9 @@ class CardLink:
         self.bytes_out = 0
         self.bytes_in = 0
 
-    def send(self, step, cla, ins, data=b"", p1=0, p2=0):
-        """Run one command; the response's TLV fields, or SettlementError naming the step."""
+    def send(self, step, cla, ins, data=b"", p1=0, p2=0, raw=False):
+        """Run one command; the response's TLV fields (its bytes when `raw`), or
+        SettlementError naming the step."""
         apdu = command(cla, ins, p1, p2, data)
         start = time.ticks_ms()
         try:
@@ -51,6 +52,8 @@ class CardLink:
             from common.status import describe  # loaded only when a card refuses
 
             raise SettlementError(step, "card %s refused: %s" % (self.label, describe(sw)), sw)
+        if raw:
+            return data
         try:
             return parse(data)
         except TlvError:
@@ -59,5 +62,5 @@ class CardLink:
     def select(self, step):
         return self.send(step, P.CLA_ISO, P.INS_SELECT, P.AID, p1=0x04)
 
-    def command(self, step, ins, data=b"", p1=0):
-        return self.send(step, P.CLA_PROPRIETARY, ins, data, p1)
+    def command(self, step, ins, data=b"", p1=0, raw=False):
+        return self.send(step, P.CLA_PROPRIETARY, ins, data, p1, raw=raw)

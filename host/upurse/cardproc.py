@@ -1,0 +1,65 @@
+"""An emulated card: the card firmware running as its own process, APDUs over its stdin/stdout.
+
+The process is `micropython firmware/card/main.py` on the `unix` board (or CPython with the
+port shims); its flash is a folder on the host. The link is the wired framing of common.wire,
+the same one a real board uses over USB serial.
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from upurse.interpreters import command
+from upurse.port import FIRMWARE
+
+from common.wire import COMMAND, RESPONSE, frame, unframe  # noqa: E402  (port installed)
+
+BOARDS = FIRMWARE.parent / "boards"
+
+
+class LinkError(RuntimeError):
+    """The card process did not answer."""
+
+
+class CardProcess:
+    def __init__(self, store: Path, interpreter: str = "micropython", heap: str | None = None):
+        argv, env = command(interpreter, FIRMWARE / "card" / "main.py", heap=heap,
+                            path=(BOARDS / "unix",))
+        env["UPURSE_STORE"] = str(store)
+        env["UPURSE_LINK"] = "wired"
+        self.interpreter = interpreter
+        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+
+    def transmit(self, apdu: bytes) -> bytes:
+        try:
+            self.proc.stdin.write(frame(COMMAND, apdu))
+            self.proc.stdin.flush()
+            while True:
+                line = self.proc.stdout.readline()
+                if not line:
+                    raise LinkError(f"card process exited: {self._stderr()}")
+                resp = unframe(RESPONSE, line)
+                if resp is not None:
+                    return resp
+        except (BrokenPipeError, OSError) as e:
+            raise LinkError(f"card process gone: {e}") from e
+
+    def _stderr(self) -> str:
+        self.proc.wait(timeout=5)
+        return self.proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:] or ""
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> CardProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

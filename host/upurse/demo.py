@@ -1,0 +1,84 @@
+"""`upurse demo`: the seed's story on a fresh issuer, with the APDU trace labelled by seed step.
+
+Card a is issued on transfer key generation 1; the issuer rotates; card b is issued on
+generation 2. Paying from b to a makes the terminal roll a's transfer key forward under the
+shared update key (S1004-S1006) before the value moves (S2001-S2004).
+"""
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from upurse.cardproc import CardProcess
+from upurse.issuer import Issuer
+from upurse.protocol import PURSES
+
+from terminal.cardlink import CardLink  # noqa: E402  (port installed)
+from terminal.inspect import read_card  # noqa: E402
+
+SEED_STEP_NAMES = {
+    "S1001": "select settlement service (+ card information, update random)",
+    "S1005": "transfer-key obtaining (wrapped under the update key)",
+    "S1006": "transfer-key update",
+    "S2001": "value transmission permission",
+    "S2002": "value receive permission",
+    "S2003": "value transmission",
+    "S2004": "value receiving",
+    "S2005": "credit proof to payer",
+    "RECOVER": "recovery of an interrupted transfer",
+    "BALANCE": "read balances",
+}
+
+
+def _hex(data: bytes, limit: int = 24) -> str:
+    h = data.hex().upper()
+    return h if len(h) <= 2 * limit else h[: 2 * limit] + f"..({len(data)} B)"
+
+
+def run_demo(args) -> None:
+    from upurse.cli import card_summary, cmd_card_create, cmd_rotate, run_transfer
+
+    interpreter = args.interpreter
+    with tempfile.TemporaryDirectory(prefix="upurse-demo-") as tmp:
+        root = Path(tmp) / "issuer"
+        Issuer.init(root)
+        print(f"issuer in {root}; cards run as `{interpreter}` processes\n")
+
+        class A:  # the CLI's argument namespace, filled in for each step
+            dir = root
+            json = False
+
+        A.interpreter = interpreter
+        for name, balance in (("a", 1000), ("b", 500)):
+            if name == "b":
+                cmd_rotate("transfer")(A)
+            A.name, A.balance, A.points, A.valid_until = name, balance, 20, None
+            A.transfer_key_id, A.max_balance, A.scheme = None, 1_000_000, "symmetric"
+            cmd_card_create(A)
+        issuer = Issuer(root)
+        print("\nbefore:")
+        show(issuer, interpreter)
+        print("\ntransfer b -> a, 100 money (read/write means A holds payer b, B holds payee a):")
+        print(f"  {'step':7} {'card':4} {'command APDU':52} {'response':52} {'ms':>4}")
+
+        def trace(step, label, apdu, resp, ms):
+            print(f"  {step:7} {label:4} {_hex(apdu):52} {_hex(resp):52} {ms:4}"
+                  f"  {SEED_STEP_NAMES.get(step, '')}")
+
+        r = run_transfer(issuer, "b", "a", 100, PURSES["money"], date.today(), interpreter, trace)
+        print(f"\nkey roll: {r['key_roll']}; {r['exchanges']} card exchanges, "
+              f"{r['bytes_on_air']} bytes on air")
+        print("\nafter:")
+        show(issuer, interpreter)
+
+
+def show(issuer: Issuer, interpreter: str) -> None:
+    from upurse.cli import card_summary
+
+    for rec in issuer.cards():
+        with CardProcess(issuer.card_store(rec.name), interpreter) as proc:
+            s = card_summary(issuer, rec.name, read_card(CardLink(proc, rec.name)))
+        print(f"  card {s['name']}: balance {s['balance']}, points {s['points']}, "
+              f"transfer key ID {s['transfer_key_id']}, update key ID {s['update_key_id']}, "
+              f"valid until {s['valid_until']}")

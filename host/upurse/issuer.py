@@ -1,0 +1,154 @@
+"""The issuer: key generations, the personalization master key and the registry of cards.
+
+Everything lives in one folder (default ./upurse-issuer): `registry.sqlite` and `cards/NAME/`,
+the flash of each emulated card. This is a development issuer: its secrets sit in the SQLite
+file, which is fine for prototypes and CI and wrong for production (use an HSM there).
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from upurse.port import install
+
+install()
+from common import perso  # noqa: E402
+
+DEFAULT_DIR = Path("upurse-issuer")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS generations (
+    kind TEXT NOT NULL, id INTEGER NOT NULL, key BLOB NOT NULL, created TEXT NOT NULL,
+    PRIMARY KEY (kind, id));
+CREATE TABLE IF NOT EXISTS cards (
+    name TEXT PRIMARY KEY, card_id BLOB UNIQUE NOT NULL, scheme TEXT NOT NULL,
+    transfer_key_id INTEGER NOT NULL, update_key_id INTEGER NOT NULL,
+    valid_until TEXT NOT NULL, created TEXT NOT NULL);
+"""
+
+
+class IssuerError(Exception):
+    """A user mistake about the issuer or its cards; the message is one line."""
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    name: str
+    card_id: bytes
+    scheme: str
+    transfer_key_id: int
+    update_key_id: int
+    valid_until: str
+
+
+class Issuer:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        db = self.root / "registry.sqlite"
+        if not db.exists():
+            raise IssuerError(f"no issuer in {self.root}: run `upurse issuer init` first")
+        self.db = sqlite3.connect(db)
+
+    @classmethod
+    def init(cls, root: Path, transfer_key_limit: int = 100, update_key_limit: int = 100) -> Issuer:
+        root = Path(root)
+        if (root / "registry.sqlite").exists():
+            raise IssuerError(f"an issuer already exists in {root}")
+        (root / "cards").mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(root / "registry.sqlite")
+        db.executescript(SCHEMA)
+        today = date.today().isoformat()
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("perso_master_key", os.urandom(16).hex()),
+            ("transfer_key_limit", str(transfer_key_limit)),
+            ("update_key_limit", str(update_key_limit)),
+        ])
+        for kind in ("transfer", "update"):
+            db.execute("INSERT INTO generations VALUES (?, 1, ?, ?)", (kind, os.urandom(16), today))
+        db.commit()
+        db.close()
+        return cls(root)
+
+    def meta(self, key: str) -> str:
+        return self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+    def current(self, kind: str) -> int:
+        return self.db.execute("SELECT MAX(id) FROM generations WHERE kind = ?", (kind,)).fetchone()[0]
+
+    def key(self, kind: str, key_id: int) -> bytes:
+        row = self.db.execute("SELECT key FROM generations WHERE kind = ? AND id = ?",
+                              (kind, key_id)).fetchone()
+        if row is None:
+            raise IssuerError(f"no {kind} key generation {key_id} (current is {self.current(kind)})")
+        return row[0]
+
+    def rotate(self, kind: str) -> int:
+        """Make the next generation of the transfer or update key current."""
+        new_id = self.current(kind) + 1
+        if new_id > int(self.meta(f"{kind}_key_limit")):
+            raise IssuerError(f"{kind} key ID {new_id} would pass the upper limit "
+                              f"{self.meta(f'{kind}_key_limit')} personalized into cards")
+        self.db.execute("INSERT INTO generations VALUES (?, ?, ?, ?)",
+                        (kind, new_id, os.urandom(16), date.today().isoformat()))
+        self.db.commit()
+        return new_id
+
+    def card_store(self, name: str) -> Path:
+        return self.root / "cards" / name
+
+    def card(self, name: str) -> CardRecord:
+        row = self.db.execute("SELECT name, card_id, scheme, transfer_key_id, update_key_id, "
+                              "valid_until FROM cards WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise IssuerError(f"no card named {name!r} in {self.root}")
+        return CardRecord(*row)
+
+    def cards(self) -> list[CardRecord]:
+        rows = self.db.execute("SELECT name, card_id, scheme, transfer_key_id, update_key_id, "
+                               "valid_until FROM cards ORDER BY name").fetchall()
+        return [CardRecord(*r) for r in rows]
+
+    def card_by_id(self, card_id: bytes) -> CardRecord | None:
+        row = self.db.execute("SELECT name FROM cards WHERE card_id = ?", (card_id,)).fetchone()
+        return self.card(row[0]) if row else None
+
+    def personalization(self, name: str, *, balance: int, points: int, valid_until: date,
+                        transfer_key_id: int | None, max_balance: int,
+                        scheme: int) -> tuple[bytes, list[bytes]]:
+        """Register a new card and return (card identity, the APDUs that personalize it)."""
+        if not name or "/" in name or name.startswith("."):
+            raise IssuerError(f"card name {name!r} is not a plain name")
+        if self.db.execute("SELECT 1 FROM cards WHERE name = ?", (name,)).fetchone():
+            raise IssuerError(f"a card named {name!r} already exists")
+        for what, value in (("balance", balance), ("points", points)):
+            if not 0 <= value <= max_balance:
+                raise IssuerError(f"{what} {value} must be between 0 and the maximum {max_balance}")
+        if not 0 < max_balance <= 0x7FFFFFFF:
+            raise IssuerError(f"maximum balance {max_balance} must be between 1 and 2147483647")
+        tk_id = self.current("transfer") if transfer_key_id is None else transfer_key_id
+        uk_id = self.current("update")
+        card_id = os.urandom(8)
+        profile = {
+            "transfer_key_id": tk_id,
+            "transfer_key": self.key("transfer", tk_id),
+            "transfer_key_limit": int(self.meta("transfer_key_limit")),
+            "update_key_id": uk_id,
+            "update_key": self.key("update", uk_id),
+            "update_key_limit": int(self.meta("update_key_limit")),
+            "validity": int(valid_until.strftime("%Y%m%d")),
+            "scheme": scheme,
+            "purses": {1: (balance, max_balance), 2: (points, max_balance)},
+        }
+        master = bytes.fromhex(self.meta("perso_master_key"))
+        apdus = perso.commands(card_id, perso.diversify(master, card_id), profile)
+        return card_id, apdus
+
+    def register(self, name: str, card_id: bytes, scheme: str, transfer_key_id: int,
+                 valid_until: date) -> None:
+        self.db.execute("INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (name, card_id, scheme, transfer_key_id, self.current("update"),
+                         valid_until.isoformat(), date.today().isoformat()))
+        self.db.commit()
