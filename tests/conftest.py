@@ -17,9 +17,11 @@ VECTORS = TESTS / "vectors"
 
 
 def run_firmware(interpreter: str, script: str | Path, *args: str, heap: str | None = None,
-                 timeout: float = 300) -> str:
-    """Run a firmware-side test script; fail the test with its output unless it exits 0."""
-    argv, env = command(interpreter, script, *args, heap=heap, path=(MPY_TESTS,))
+                 timeout: float = 300, path: tuple[Path, ...] = ()) -> str:
+    """Run a firmware-side test script; fail the test with its output unless it exits 0.
+
+    `path` goes before firmware/ (e.g. a folder of mpy-cross output)."""
+    argv, env = command(interpreter, script, *args, heap=heap, path=(*path, MPY_TESTS))
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
                           cwd=TESTS.parent)
     if proc.returncode != 0:

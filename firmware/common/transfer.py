@@ -46,3 +46,12 @@ def mac(key, label, context=b""):
 
 def check(key, label, tag, context=b""):
     return equal(mac(key, label, context), tag)
+
+
+def record(context, key, key_id):
+    """A pending record: the context, its session key and the transfer key ID it came from."""
+    return bytes(context) + bytes(key) + key_id.to_bytes(2, "big")
+
+
+def record_key(rec):
+    return rec[CONTEXT_LEN : CONTEXT_LEN + 16]
