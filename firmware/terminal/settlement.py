@@ -115,7 +115,7 @@ def settle(channel_a, channel_b, purse, amount, date, trace=None):
         raise SettlementError("S1002", "card A and card B are the same card")
     recovered = []
     if a.pending or b.pending:
-        recovered = resolve_pending(a.link, b.link, steps)
+        recovered = resolve_pending(a, b, steps)
         if recovered:
             a = select(link_a, steps)
             b = select(link_b, steps)

@@ -1,0 +1,41 @@
+"""Power cuts at every flash write of every card command of real flows (personalization, key
+roll, transfers, torn transfers and their recovery), on MicroPython's real littlefs.
+
+Only the MicroPython binary has `os.VfsLfs2`, so this runs there alone; the script is
+tests/mpy/powercut_applet.py, on the harness of tests/mpy/powercut.py.
+"""
+from __future__ import annotations
+
+import re
+
+from conftest import MPY_TESTS, run_firmware
+
+# Every command that changes what the card keeps (the script also insists each one wrote)
+SAVING = ("INITIALIZE", "PERSONALIZE", "LOCK", "KEY_UPDATE", "VALUE_RX_PERMISSION", "VALUE_TX",
+          "VALUE_RX", "VALUE_TX_CONFIRM", "VALUE_RX_ABORT")
+READ_ONLY = ("SELECT", "GET_PENDING", "KEY_OBTAIN", "PENDING_RESOLVE", "VALUE_TX_PERMISSION")
+
+
+def report(line: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", line)}
+
+
+def test_card_state_is_before_or_after_each_command_cut_at_every_write():
+    out = run_firmware("micropython", MPY_TESTS / "powercut_applet.py")
+    lines = {line.split(":")[0]: line for line in out.splitlines() if ":" in line}
+    for name in SAVING:
+        r = report(lines[name])
+        assert r["writes"] > 0, lines[name]
+        assert r["cuts"] == 3 * r["writes"] == r["before"] + r["after"], lines[name]
+        assert r["overprogrammed"] == 0, lines[name]
+    for name in READ_ONLY:
+        assert report(lines[name])["writes"] == 0, lines[name]  # reading never writes flash
+    for card in ("card1", "card2"):
+        for shape in ("512", "rp2"):
+            assert report(lines[f"{card} on {shape}"])["cuts"] > 0, out
+    # the harness catches a card that saves one command in two steps
+    control = lines["control"]
+    assert re.match(r"control: caught card1 session \d+ command \d+ \(VALUE_", control), out
+    last = out.splitlines()[-1]
+    assert last.startswith("OK powercut applet"), out
+    assert report(last)["cuts"] > 1000, out
