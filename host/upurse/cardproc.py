@@ -9,10 +9,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from common.wire import COMMAND, RESPONSE, frame, unframe  # noqa: E402  (port installed)
 from upurse.interpreters import command
 from upurse.port import FIRMWARE
-
-from common.wire import COMMAND, RESPONSE, frame, unframe  # noqa: E402  (port installed)
 
 BOARDS = FIRMWARE.parent / "boards"
 

@@ -12,14 +12,13 @@ from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
+from terminal.cardlink import CardLink, SettlementError  # noqa: E402  (port installed)
+from terminal.inspect import read_card, read_log  # noqa: E402
+from terminal.settlement import fmt_date, settle  # noqa: E402
 from upurse.cardproc import CardProcess, LinkError
 from upurse.interpreters import INTERPRETERS, InterpreterMissing
 from upurse.issuer import DEFAULT_DIR, Issuer, IssuerError
 from upurse.protocol import PURSE_NAMES, PURSES, proto
-
-from terminal.cardlink import CardLink, SettlementError  # noqa: E402  (port installed)
-from terminal.inspect import read_card, read_log  # noqa: E402
-from terminal.settlement import fmt_date, settle  # noqa: E402
 
 SCHEMES = {"symmetric": proto.SCHEME_SYMMETRIC}
 SCHEME_NAMES = {v: k for k, v in SCHEMES.items()}

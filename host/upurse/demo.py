@@ -10,12 +10,11 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from terminal.cardlink import CardLink  # noqa: E402  (port installed)
+from terminal.inspect import read_card  # noqa: E402
 from upurse.cardproc import CardProcess
 from upurse.issuer import Issuer
 from upurse.protocol import PURSES
-
-from terminal.cardlink import CardLink  # noqa: E402  (port installed)
-from terminal.inspect import read_card  # noqa: E402
 
 SEED_STEP_NAMES = {
     "S1001": "select settlement service (+ card information, update random)",
@@ -37,7 +36,7 @@ def _hex(data: bytes, limit: int = 24) -> str:
 
 
 def run_demo(args) -> None:
-    from upurse.cli import card_summary, cmd_card_create, cmd_rotate, run_transfer
+    from upurse.cli import cmd_card_create, cmd_rotate, run_transfer
 
     interpreter = args.interpreter
     with tempfile.TemporaryDirectory(prefix="upurse-demo-") as tmp:
