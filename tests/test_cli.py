@@ -1,4 +1,4 @@
-"""The CLI end to end, as a user runs it: real `upurse` processes, cards as micropython processes."""
+"""The CLI end to end as a user runs it: `upurse` processes, cards as micropython processes."""
 from __future__ import annotations
 
 import json

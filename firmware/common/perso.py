@@ -78,7 +78,8 @@ def commands(card_id, perso_key, profile):
             parts.append(encode(tag, value if size == P.KEY_LEN else value.to_bytes(size, "big")))
     for purse, (balance, maximum) in profile["purses"].items():
         parts.append(encode(P.TAG_PURSE_RECORD, uint(P.TAG_PURSE, purse, 1)
-                            + uint(P.TAG_BALANCE, balance, 4) + uint(P.TAG_MAX_BALANCE, maximum, 4)))
+                            + uint(P.TAG_BALANCE, balance, 4)
+                            + uint(P.TAG_MAX_BALANCE, maximum, 4)))
     parts.extend(profile.get("extra", ()))
     out = [command(P.CLA_ISO, P.INS_SELECT, 4, 0, P.AID),
            command(P.CLA_PROPRIETARY, P.INS_INITIALIZE, 0, 0,

@@ -31,7 +31,8 @@ def pack(purse, amount, date, payer_id, payee_id, payer_counter, payee_counter, 
 
 
 def unpack(context):
-    """(purse, amount, date, payer_id, payee_id, payer_counter, payee_counter, tx_random, rx_random)."""
+    """(purse, amount, date, payer_id, payee_id, payer_counter, payee_counter, tx_random,
+    rx_random)."""
     return struct.unpack(_FMT, bytes(context))
 
 

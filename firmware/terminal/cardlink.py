@@ -37,7 +37,7 @@ class CardLink:
         try:
             resp = self.channel.transmit(apdu)
         except Exception as e:  # noqa: BLE001 - any link failure ends the step
-            raise SettlementError(step, "card %s did not answer (%s)" % (self.label, e))
+            raise SettlementError(step, "card %s did not answer (%s)" % (self.label, e)) from e
         elapsed = time.ticks_diff(time.ticks_ms(), start)
         self.exchanges += 1
         self.bytes_out += len(apdu)
@@ -47,7 +47,7 @@ class CardLink:
         try:
             data, sw = split_response(resp)
         except ValueError:
-            raise SettlementError(step, "card %s sent a malformed response" % self.label)
+            raise SettlementError(step, "card %s sent a malformed response" % self.label) from None
         if sw != P.SW_OK:
             from common.status import describe  # loaded only when a card refuses
 
@@ -57,7 +57,7 @@ class CardLink:
         try:
             return parse(data)
         except TlvError:
-            raise SettlementError(step, "card %s sent malformed data" % self.label)
+            raise SettlementError(step, "card %s sent malformed data" % self.label) from None
 
     def select(self, step):
         return self.send(step, P.CLA_ISO, P.INS_SELECT, P.AID, p1=0x04)

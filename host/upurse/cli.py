@@ -16,7 +16,7 @@ from terminal.cardlink import CardLink, SettlementError  # noqa: E402  (port ins
 from terminal.inspect import read_card, read_log  # noqa: E402
 from terminal.settlement import fmt_date, settle  # noqa: E402
 from upurse.cardproc import CardProcess, LinkError
-from upurse.interpreters import INTERPRETERS, InterpreterMissing
+from upurse.interpreters import INTERPRETERS, InterpreterMissingError
 from upurse.issuer import DEFAULT_DIR, Issuer, IssuerError
 from upurse.protocol import PURSE_NAMES, PURSES, proto
 
@@ -73,7 +73,8 @@ def cmd_rotate(kind: str):
 
 def cmd_card_create(args) -> None:
     issuer = Issuer(args.dir)
-    valid_until = _date(args.valid_until) if args.valid_until else date(date.today().year + 5, 12, 31)
+    default_validity = date(date.today().year + 5, 12, 31)
+    valid_until = _date(args.valid_until) if args.valid_until else default_validity
     scheme = SCHEMES[args.scheme]
     card_id, apdus = issuer.personalization(
         args.name, balance=args.balance, points=args.points, valid_until=valid_until,
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.func(args)
         return 0
-    except (UserError, IssuerError, SettlementError, LinkError, InterpreterMissing) as e:
+    except (UserError, IssuerError, SettlementError, LinkError, InterpreterMissingError) as e:
         print(f"upurse: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

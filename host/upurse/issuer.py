@@ -76,13 +76,15 @@ class Issuer:
         return self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
     def current(self, kind: str) -> int:
-        return self.db.execute("SELECT MAX(id) FROM generations WHERE kind = ?", (kind,)).fetchone()[0]
+        row = self.db.execute("SELECT MAX(id) FROM generations WHERE kind = ?", (kind,))
+        return row.fetchone()[0]
 
     def key(self, kind: str, key_id: int) -> bytes:
         row = self.db.execute("SELECT key FROM generations WHERE kind = ? AND id = ?",
                               (kind, key_id)).fetchone()
         if row is None:
-            raise IssuerError(f"no {kind} key generation {key_id} (current is {self.current(kind)})")
+            raise IssuerError(f"no {kind} key generation {key_id} "
+                              f"(current is {self.current(kind)})")
         return row[0]
 
     def rotate(self, kind: str) -> int:

@@ -32,7 +32,7 @@ def profile(transfer_key_id=1, balance=1000, points=50, validity=20301231, limit
 
 def make_card(root, n, **kw):
     """A locked, active applet whose store lives in root/card<n>."""
-    path = root + "/card%d" % n
+    path = root + "/card" + str(n)
     try:
         os.mkdir(root)
     except OSError:

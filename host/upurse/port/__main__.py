@@ -1,4 +1,4 @@
-"""`python -m upurse.port SCRIPT [ARGS]`: run a firmware script on CPython, as `micropython SCRIPT` would."""
+"""`python -m upurse.port SCRIPT [ARGS]`: run a firmware script on CPython like `micropython`."""
 import runpy
 import sys
 
