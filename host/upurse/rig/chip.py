@@ -1,0 +1,556 @@
+"""One emulated PN532 (firmware V1.6) behind its HSU link: the commands a reader or a card
+board sends, answered byte for byte as NXP UM0701-02 describes.
+
+The chip only sees frames; what happens on the air (which card is in which reader's field) is
+the Field's business, reached through `self.field`. All methods run under the field's lock.
+
+Modelling choices where the manual is silent:
+- a command frame whose LCS or DCS is wrong is dropped without an ACK (the host times out);
+  a well-formed frame is ACKed, and an unknown command or malformed parameters then get the
+  syntax error frame (§6.2.1.5);
+- until SAMConfiguration (LowVbat mode after power-up, AN10609 C106) RF commands get the
+  syntax error frame;
+- asleep (after PowerDown, or waiting in TgInitAsTarget: AN10449 fig. 16) the first byte that
+  arrives wakes the chip and is lost; if it was not 0x55 the whole write it came in is lost;
+- a new command while one is still running aborts the running one, as an ACK would.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING, Protocol
+
+from upurse.rig import hsu
+
+if TYPE_CHECKING:
+    from upurse.rig.field import Field
+
+
+class Cmd(IntEnum):
+    """Command codes (UM0701-02 §7, Table 15)."""
+
+    DIAGNOSE = 0x00
+    GET_FIRMWARE_VERSION = 0x02
+    GET_GENERAL_STATUS = 0x04
+    READ_REGISTER = 0x06
+    WRITE_REGISTER = 0x08
+    READ_GPIO = 0x0C
+    WRITE_GPIO = 0x0E
+    SET_SERIAL_BAUD_RATE = 0x10
+    SET_PARAMETERS = 0x12
+    SAM_CONFIGURATION = 0x14
+    POWER_DOWN = 0x16
+    RF_CONFIGURATION = 0x32
+    RF_REGULATION_TEST = 0x58
+    IN_JUMP_FOR_DEP = 0x56
+    IN_JUMP_FOR_PSL = 0x46
+    IN_LIST_PASSIVE_TARGET = 0x4A
+    IN_ATR = 0x50
+    IN_PSL = 0x4E
+    IN_DATA_EXCHANGE = 0x40
+    IN_COMMUNICATE_THRU = 0x42
+    IN_DESELECT = 0x44
+    IN_RELEASE = 0x52
+    IN_SELECT = 0x54
+    IN_AUTO_POLL = 0x60
+    TG_INIT_AS_TARGET = 0x8C
+    TG_SET_GENERAL_BYTES = 0x92
+    TG_GET_DATA = 0x86
+    TG_SET_DATA = 0x8E
+    TG_SET_META_DATA = 0x94
+    TG_GET_INITIATOR_COMMAND = 0x88
+    TG_RESPONSE_TO_INITIATOR = 0x90
+    TG_GET_TARGET_STATUS = 0x8A
+
+
+class Status(IntEnum):
+    """Status byte error codes (§7.1, Table 14) that the simulator reports."""
+
+    OK = 0x00
+    TIMEOUT = 0x01
+    INVALID_PARAMETER = 0x10
+    INVALID_STATE = 0x25
+    NOT_ACCEPTABLE = 0x27
+    RELEASED = 0x29
+    CARD_GONE = 0x2B
+
+
+MI = 0x40  # More Information bit, in Tg and in status bytes
+FIRMWARE = bytes([0x32, 0x01, 0x06, 0x07])  # IC PN532, V1.6, ISO14443A + B + 18092 (§7.2.2)
+PARAM_AUTO_RATS = 0x10  # SetParameters flags (§7.2.9)
+PARAM_PICC = 0x20  # fISO14443-4_PICC: the chip runs the ISO-DEP card side itself
+ATS_PREFIX = bytes([0x75, 0x33, 0x92, 0x03])  # T0 TA TB TC of the ATS a PN532 PICC sends
+RATS = bytes([0xE0, 0x80])  # the reader PN532's RATS: FSDI 8 (256 bytes), CID 0
+TRY_SECONDS = 0.002  # one passive activation attempt without a card
+SAM_FREE = {
+    Cmd.DIAGNOSE, Cmd.GET_FIRMWARE_VERSION, Cmd.GET_GENERAL_STATUS, Cmd.READ_REGISTER,
+    Cmd.WRITE_REGISTER, Cmd.READ_GPIO, Cmd.WRITE_GPIO, Cmd.SET_SERIAL_BAUD_RATE,
+    Cmd.SET_PARAMETERS, Cmd.SAM_CONFIGURATION, Cmd.POWER_DOWN, Cmd.RF_CONFIGURATION,
+}
+RF_ITEM_SIZES = {0x01: 1, 0x02: 3, 0x04: 1, 0x05: 3, 0x0A: 11, 0x0B: 8, 0x0C: 3, 0x0D: 9}
+REGISTER_DEFAULTS = {0x6302: 0x80, 0x6303: 0x80, 0x6305: 0x40, 0x633C: 0x10}
+
+
+class Reader(Protocol):
+    name: str
+
+    def rf_response(self, card: Card, rapdu: bytes) -> None: ...
+    def rf_card_lost(self, card: Card) -> None: ...
+    def rf_card_armed(self, card: Card) -> None: ...
+
+
+class Card(Protocol):
+    name: str
+
+    def can_activate(self) -> bool: ...
+    def activation(self) -> Activation: ...
+    def rf_activate(self, reader: Reader, rats: bool) -> None: ...
+    def rf_receive(self, reader: Reader, capdu: bytes) -> None: ...
+    def rf_release(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Activation:
+    """What a reader learns about a card in InListPassiveTarget (§7.3.5, 106 kbps type A)."""
+
+    sens_res: bytes  # ATQA as the reader reports it, MSB first
+    sel_res: int  # SAK
+    uid: bytes  # NFCID1
+    ats: bytes  # TL T0 TA TB TC Tk..; empty when the card is not ISO-DEP
+
+    def target_data(self, tg: int, rats: bool) -> bytes:
+        data = bytes([tg]) + self.sens_res + bytes([self.sel_res, len(self.uid)]) + self.uid
+        return data + self.ats if rats and self.ats else data
+
+
+@dataclass
+class TargetConfig:
+    """TgInitAsTarget parameters (§7.3.14) kept while armed."""
+
+    mode: int
+    sens_res: bytes  # LSB first, as given
+    nfcid1t: bytes
+    sel_res: int
+    historical: bytes
+    picc: bool  # fISO14443-4_PICC was set: the chip answers RATS and runs ISO-DEP
+
+
+class SimPn532:
+    """An emulated PN532; `send` writes to its host link."""
+
+    def __init__(self, name: str, field: Field, send, buffer: int = 262) -> None:
+        self.name = name
+        self.field = field
+        self.send = send
+        self.buffer = buffer  # most data bytes moved in one InDataExchange / TgGetData answer
+        self.frames = hsu.FrameReader()
+        self.received: list[bytes] = []  # every command frame's PD0..PDn, for tests
+        self.sent: list[bytes] = []  # every response's PD0..PDn (error frames as b"")
+        self.last_response = b""
+        self.pending: Cmd | None = None  # command waiting for the air
+        self.timer = None
+        self.asleep = False
+        self.sam_done = False  # LowVbat until SAMConfiguration
+        self.params = 0x14  # fAutomaticATR_RES | fAutomaticRATS, the power-up value
+        self.registers: dict[int, int] = dict(REGISTER_DEFAULTS)
+        self.rf_on = False
+        self.passive_retries = 0xFF
+        self.listing: tuple[int, bytes] = (0, b"")  # BrTy and InitiatorData being polled
+        # reader side
+        self.target: Card | None = None
+        self.target_info: Activation | None = None
+        self.target_state = ""  # "active", "deselected", "gone"
+        self.chain_in = bytearray()  # command APDU chained by the host (MI in Tg)
+        self.chain_out = b""  # rest of a response APDU longer than the buffer
+        self.waiting_for: Card | None = None  # card that owes us a response APDU
+        # card side
+        self.tg: TargetConfig | None = None
+        self.tg_reader: Reader | None = None  # reader that activated us
+        self.tg_state = 0  # TgGetTargetStatus: 0 free, 1 activated, 2 deselected
+        self.tg_released = False  # released since the last TgInitAsTarget: TgGetData -> 0x29
+        self.tg_inbox: list[bytes] = []  # command APDUs not fetched yet
+        self.tg_rest = b""  # rest of a command APDU longer than the buffer
+        self.tg_out = bytearray()  # response APDU chained by TgSetMetaData
+        self.tg_owes = False  # a command APDU was handed to the host, its response is due
+
+    # -- host link ---------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        if self.asleep:
+            self.asleep = False
+            if data[0] != 0x55:  # woken by a frame byte: the frame is lost with it
+                return
+            data = data[1:]
+        for frame in self.frames.feed(data):
+            if frame.kind is hsu.Kind.BAD:
+                continue
+            if frame.kind is hsu.Kind.ACK:
+                self.abort()
+            elif frame.kind is hsu.Kind.NACK:
+                if self.last_response:
+                    self.send(self.last_response)
+            else:
+                self.received.append(frame.data)
+                self.send(hsu.ACK)
+                self.command(frame.tfi, frame.data)
+
+    def respond(self, cmd: int, data: bytes = b"") -> None:
+        self.pending = None
+        self.cancel_timer()
+        self.last_response = hsu.response(cmd, data)
+        self.sent.append(bytes([cmd + 1]) + data)
+        self.send(self.last_response)
+
+    def syntax_error(self) -> None:
+        self.pending = None
+        self.last_response = hsu.ERROR
+        self.sent.append(b"")
+        self.send(hsu.ERROR)
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def abort(self) -> None:
+        """An ACK from the host (§6.2.1.3): drop the running command, say nothing."""
+        if self.pending is Cmd.TG_INIT_AS_TARGET:
+            self.tg = None
+        elif self.pending is Cmd.IN_DATA_EXCHANGE:
+            self.waiting_for = None
+        self.pending = None
+        self.cancel_timer()
+
+    def command(self, tfi: int, data: bytes) -> None:
+        if self.pending is not None:
+            self.abort()
+        if tfi != hsu.TFI_HOST or not data:
+            return self.syntax_error()
+        try:
+            cmd = Cmd(data[0])
+        except ValueError:
+            return self.syntax_error()
+        if not self.sam_done and cmd not in SAM_FREE:
+            return self.syntax_error()
+        handler = getattr(self, "do_" + cmd.name.lower())
+        try:
+            handler(data[1:])
+        except IndexError:  # parameters too short for the command
+            self.syntax_error()
+
+    # -- miscellaneous commands (§7.2) --------------------------------------------------------
+
+    def do_diagnose(self, p: bytes) -> None:
+        if p[0] == 0x00:  # communication line test: echo NumTst and InParam
+            return self.respond(Cmd.DIAGNOSE, p)
+        self.respond(Cmd.DIAGNOSE, b"\x00")
+
+    def do_get_firmware_version(self, p: bytes) -> None:
+        self.respond(Cmd.GET_FIRMWARE_VERSION, FIRMWARE)
+
+    def do_get_general_status(self, p: bytes) -> None:
+        targets = b"\x01\x01\x00\x00\x00" if self.target_state == "active" else b"\x00"
+        self.respond(Cmd.GET_GENERAL_STATUS, bytes([0x00, int(self.rf_on)]) + targets + b"\x00")
+
+    def do_read_register(self, p: bytes) -> None:
+        if not p or len(p) % 2:
+            return self.syntax_error()
+        addresses = [p[i] << 8 | p[i + 1] for i in range(0, len(p), 2)]
+        self.respond(Cmd.READ_REGISTER, bytes(self.registers.get(a, 0) for a in addresses))
+
+    def do_write_register(self, p: bytes) -> None:
+        if not p or len(p) % 3:
+            return self.syntax_error()
+        for i in range(0, len(p), 3):
+            self.registers[p[i] << 8 | p[i + 1]] = p[i + 2]
+        self.respond(Cmd.WRITE_REGISTER)
+
+    def do_read_gpio(self, p: bytes) -> None:
+        self.respond(Cmd.READ_GPIO, bytes([0x3F, 0x06, 0x00]))  # P3, P7, I0I1
+
+    def do_write_gpio(self, p: bytes) -> None:
+        self.respond(Cmd.WRITE_GPIO)
+
+    def do_set_serial_baud_rate(self, p: bytes) -> None:
+        if p[0] > 8:
+            return self.syntax_error()
+        self.respond(Cmd.SET_SERIAL_BAUD_RATE)  # a pty has no baud rate
+
+    def do_set_parameters(self, p: bytes) -> None:
+        self.params = p[0]
+        self.respond(Cmd.SET_PARAMETERS)
+
+    def do_sam_configuration(self, p: bytes) -> None:
+        if not 1 <= p[0] <= 4:
+            return self.syntax_error()
+        self.sam_done = True
+        self.respond(Cmd.SAM_CONFIGURATION)
+
+    def do_power_down(self, p: bytes) -> None:
+        _ = p[0]  # WakeUpEnable
+        self.drop_target()
+        self.respond(Cmd.POWER_DOWN, b"\x00")
+        self.asleep = True
+
+    def do_rf_configuration(self, p: bytes) -> None:
+        size = RF_ITEM_SIZES.get(p[0])
+        if size is None or len(p) != 1 + size:
+            return self.syntax_error()
+        if p[0] == 0x01:
+            self.rf_on = bool(p[1] & 0x01)
+            if not self.rf_on:
+                self.drop_target()
+        elif p[0] == 0x05:
+            self.passive_retries = p[3]
+        self.respond(Cmd.RF_CONFIGURATION)
+
+    def do_rf_regulation_test(self, p: bytes) -> None:
+        _ = p[0]  # the chip transmits until the next command and never answers
+
+    # -- initiator commands (§7.3) ------------------------------------------------------------
+
+    def drop_target(self) -> None:
+        card, state = self.target, self.target_state
+        self.target, self.target_info, self.target_state = None, None, ""
+        self.chain_in.clear()
+        self.chain_out = b""
+        self.waiting_for = None
+        if card is not None and state == "active":  # deselected or gone: released already
+            self.field.record(self.name, card.name, "release", b"")
+            card.rf_release()
+
+    def do_in_list_passive_target(self, p: bytes) -> None:
+        max_tg, brty, initiator = p[0], p[1], bytes(p[2:])
+        if not 1 <= max_tg <= 2 or brty > 4:
+            return self.syntax_error()
+        self.drop_target()
+        self.rf_on = True
+        self.pending = Cmd.IN_LIST_PASSIVE_TARGET
+        self.listing = (brty, initiator)
+        if brty == 0 and self.try_activate():
+            return
+        if self.passive_retries != 0xFF:  # 0xFF: poll until a card comes or the host aborts
+            tries = self.passive_retries + 1
+            self.timer = self.field.call_later(tries * TRY_SECONDS, self.list_none)
+
+    def list_none(self) -> None:
+        if self.pending is Cmd.IN_LIST_PASSIVE_TARGET:
+            self.respond(Cmd.IN_LIST_PASSIVE_TARGET, b"\x00")
+
+    def try_activate(self) -> bool:
+        """Activate an armed card in our field for the pending InListPassiveTarget."""
+        brty, initiator = self.listing
+        if self.pending is not Cmd.IN_LIST_PASSIVE_TARGET or brty != 0:
+            return False
+        for card in self.field.cards_in(self):
+            if not card.can_activate():
+                continue
+            info = card.activation()
+            if initiator and strip_cascade(initiator) != info.uid:
+                continue
+            rats = bool(self.params & PARAM_AUTO_RATS)
+            self.target, self.target_info, self.target_state = card, info, "active"
+            self.field.record(self.name, card.name, "activate", info.uid)
+            card.rf_activate(self, rats)
+            self.respond(Cmd.IN_LIST_PASSIVE_TARGET, b"\x01" + info.target_data(1, rats))
+            return True
+        return False
+
+    def rf_card_armed(self, card: Card) -> None:
+        self.try_activate()
+
+    def do_in_data_exchange(self, p: bytes) -> None:
+        tg, data = p[0], bytes(p[1:])
+        card = self.target
+        if card is None or tg & 0x3F != 1 or self.target_state == "deselected":
+            return self.respond(Cmd.IN_DATA_EXCHANGE, bytes([Status.NOT_ACCEPTABLE]))
+        if self.target_state == "gone" or not self.iso_dep():
+            return self.respond(Cmd.IN_DATA_EXCHANGE, bytes([Status.TIMEOUT]))
+        if self.chain_out and not data and not tg & MI:  # §7.3.8: fetch the rest (status MI)
+            return self.send_part(Cmd.IN_DATA_EXCHANGE, self.chain_out)
+        self.chain_out = b""
+        self.chain_in += data
+        if tg & MI:  # more command follows; the chip forwards it as chained I-blocks
+            return self.respond(Cmd.IN_DATA_EXCHANGE, bytes([Status.OK]))
+        capdu, self.chain_in = bytes(self.chain_in), bytearray()
+        self.pending = Cmd.IN_DATA_EXCHANGE
+        self.waiting_for = card
+        self.field.record(self.name, card.name, "cmd", capdu)
+        if self.target is card and self.target_state == "active":  # the trace hook may cut
+            card.rf_receive(self, capdu)
+
+    def iso_dep(self) -> bool:
+        return bool(self.target_info and self.target_info.ats and self.params & PARAM_AUTO_RATS)
+
+    def send_part(self, cmd: Cmd, data: bytes) -> None:
+        """Answer with at most `buffer` bytes; MI in the status byte if more wait."""
+        part, rest = data[: self.buffer], data[self.buffer :]
+        if cmd is Cmd.IN_DATA_EXCHANGE:
+            self.chain_out = rest
+        else:
+            self.tg_rest = rest
+        self.respond(cmd, bytes([MI if rest else Status.OK]) + part)
+
+    def rf_response(self, card: Card, rapdu: bytes) -> None:
+        if self.pending is Cmd.IN_DATA_EXCHANGE and self.waiting_for is card:
+            self.waiting_for = None
+            self.field.record(self.name, card.name, "rsp", rapdu)
+            self.send_part(Cmd.IN_DATA_EXCHANGE, rapdu)
+
+    def rf_card_lost(self, card: Card) -> None:
+        """The card left the field: what is running fails as the RF timeout would."""
+        if self.target is not card:
+            return
+        self.target_state = "gone"
+        self.chain_in.clear()
+        self.chain_out = b""
+        if self.pending is Cmd.IN_DATA_EXCHANGE:
+            self.waiting_for = None
+            self.respond(Cmd.IN_DATA_EXCHANGE, bytes([Status.TIMEOUT]))
+
+    def do_in_deselect(self, p: bytes) -> None:
+        if self.target is not None and p[0] in (0, 1) and self.target_state == "active":
+            self.field.record(self.name, self.target.name, "release", b"")
+            self.target.rf_release()  # S(DESELECT)
+            self.target_state = "deselected"
+        self.respond(Cmd.IN_DESELECT, b"\x00")
+
+    def do_in_release(self, p: bytes) -> None:
+        if p[0] in (0, 1):
+            self.drop_target()
+        self.respond(Cmd.IN_RELEASE, b"\x00")
+
+    def do_in_select(self, p: bytes) -> None:
+        ok = self.target is not None and p[0] == 1 and self.target_state == "active"
+        self.respond(Cmd.IN_SELECT, bytes([Status.OK if ok else Status.NOT_ACCEPTABLE]))
+
+    def do_in_communicate_thru(self, p: bytes) -> None:
+        self.respond(Cmd.IN_COMMUNICATE_THRU, bytes([Status.TIMEOUT]))  # no raw targets here
+
+    def do_in_auto_poll(self, p: bytes) -> None:
+        _ = p[2]  # PollNr, Period, Type1
+        self.respond(Cmd.IN_AUTO_POLL, b"\x00")
+
+    def do_in_jump_for_dep(self, p: bytes) -> None:
+        _ = p[2]
+        self.respond(Cmd.IN_JUMP_FOR_DEP, bytes([Status.TIMEOUT]))  # no DEP targets here
+
+    def do_in_jump_for_psl(self, p: bytes) -> None:
+        _ = p[2]
+        self.respond(Cmd.IN_JUMP_FOR_PSL, bytes([Status.TIMEOUT]))
+
+    def do_in_atr(self, p: bytes) -> None:
+        self.respond(Cmd.IN_ATR, bytes([Status.NOT_ACCEPTABLE]))
+
+    def do_in_psl(self, p: bytes) -> None:
+        self.respond(Cmd.IN_PSL, bytes([Status.NOT_ACCEPTABLE]))
+
+    # -- target commands (§7.3.14-21) ---------------------------------------------------------
+
+    def do_tg_init_as_target(self, p: bytes) -> None:
+        if len(p) < 37:
+            return self.syntax_error()
+        gt = p[35]
+        if len(p) < 37 + gt or len(p) != 37 + gt + p[36 + gt]:
+            return self.syntax_error()
+        tk = bytes(p[37 + gt :])
+        self.tg = TargetConfig(
+            mode=p[0], sens_res=bytes(p[1:3]), nfcid1t=bytes(p[3:6]), sel_res=p[6],
+            historical=tk, picc=bool(self.params & PARAM_PICC),
+        )
+        self.tg_reader, self.tg_state, self.tg_released = None, 0, False
+        self.tg_inbox.clear()
+        self.tg_rest, self.tg_out, self.tg_owes = b"", bytearray(), False
+        self.pending = Cmd.TG_INIT_AS_TARGET
+        self.asleep = True  # AN10449 fig. 16: the chip sleeps until an RF field wakes it
+        self.field.card_armed(self)
+
+    def can_activate(self) -> bool:
+        return self.pending is Cmd.TG_INIT_AS_TARGET and self.tg is not None
+
+    def activation(self) -> Activation:
+        tg = self.tg
+        assert tg is not None
+        ats = b""
+        if tg.picc and tg.sel_res & 0x20:  # the PN532 composes the ATS itself
+            ats = bytes([5 + len(tg.historical)]) + ATS_PREFIX + tg.historical
+        return Activation(tg.sens_res[::-1], tg.sel_res, b"\x08" + tg.nfcid1t, ats)
+
+    def rf_activate(self, reader: Reader, rats: bool) -> None:
+        assert self.tg is not None
+        self.asleep = False
+        self.tg_reader, self.tg_state = reader, 1
+        picc = self.tg.picc and rats
+        # Mode: 106 kbps, ISO/IEC 14443-4 PICC (bit 3), type A framing; then the first command
+        self.respond(Cmd.TG_INIT_AS_TARGET, bytes([0x08 if picc else 0x00]) + RATS)
+
+    def rf_receive(self, reader: Reader, capdu: bytes) -> None:
+        if self.pending is Cmd.TG_GET_DATA and not self.tg_inbox:
+            self.tg_owes = True
+            return self.send_part(Cmd.TG_GET_DATA, capdu)
+        self.tg_inbox.append(capdu)
+
+    def rf_release(self) -> None:
+        """Released or deselected by the reader, or carried out of its field."""
+        if self.tg_reader is None:
+            return
+        self.tg_reader, self.tg_state, self.tg_released = None, 2, True
+        self.tg_inbox.clear()
+        self.tg_rest, self.tg_out, self.tg_owes = b"", bytearray(), False
+        if self.pending in (Cmd.TG_GET_DATA, Cmd.TG_SET_DATA):
+            self.respond(self.pending, bytes([Status.RELEASED]))
+
+    def tg_not_active(self, cmd: Cmd) -> bool:
+        if self.tg_reader is not None:
+            return False
+        status = Status.RELEASED if self.tg_released else Status.NOT_ACCEPTABLE
+        self.respond(cmd, bytes([status]))
+        return True
+
+    def do_tg_get_data(self, p: bytes) -> None:
+        if self.tg_not_active(Cmd.TG_GET_DATA):
+            return
+        if self.tg_rest:
+            return self.send_part(Cmd.TG_GET_DATA, self.tg_rest)
+        if self.tg_inbox:
+            self.tg_owes = True
+            return self.send_part(Cmd.TG_GET_DATA, self.tg_inbox.pop(0))
+        self.pending = Cmd.TG_GET_DATA
+
+    def do_tg_set_meta_data(self, p: bytes) -> None:
+        if self.tg_not_active(Cmd.TG_SET_META_DATA):
+            return
+        self.tg_out += p
+        self.respond(Cmd.TG_SET_META_DATA, b"\x00")
+
+    def do_tg_set_data(self, p: bytes) -> None:
+        if self.tg_not_active(Cmd.TG_SET_DATA):
+            return
+        if not self.tg_owes:  # nothing to answer: the reader sent no command
+            return self.respond(Cmd.TG_SET_DATA, bytes([Status.INVALID_STATE]))
+        rapdu, self.tg_out, self.tg_owes = bytes(self.tg_out + p), bytearray(), False
+        reader = self.tg_reader
+        self.respond(Cmd.TG_SET_DATA, b"\x00")
+        assert reader is not None
+        reader.rf_response(self, rapdu)
+
+    def do_tg_get_target_status(self, p: bytes) -> None:
+        self.respond(Cmd.TG_GET_TARGET_STATUS, bytes([self.tg_state, 0x00]))
+
+    def do_tg_get_initiator_command(self, p: bytes) -> None:
+        self.respond(Cmd.TG_GET_INITIATOR_COMMAND, bytes([Status.NOT_ACCEPTABLE]))
+
+    def do_tg_response_to_initiator(self, p: bytes) -> None:
+        self.respond(Cmd.TG_RESPONSE_TO_INITIATOR, bytes([Status.NOT_ACCEPTABLE]))
+
+    def do_tg_set_general_bytes(self, p: bytes) -> None:
+        self.respond(Cmd.TG_SET_GENERAL_BYTES, bytes([Status.NOT_ACCEPTABLE]))
+
+
+def strip_cascade(uid: bytes) -> bytes:
+    """The UID in InListPassiveTarget InitiatorData, without its cascade tags (88h, §7.3.5)."""
+    if len(uid) == 8 and uid[0] == 0x88:
+        return uid[1:]
+    if len(uid) == 12 and uid[0] == 0x88 and uid[4] == 0x88:
+        return uid[1:4] + uid[5:]
+    return uid

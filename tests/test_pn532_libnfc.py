@@ -1,0 +1,62 @@
+"""libnfc's own PN532 driver against the simulated field: `nfc-list` (Debian libnfc-bin) opens
+an emulated reader PN532 over its pty (connection string pn532_uart:/dev/pts/N) and lists the
+card a MicroPython card board emulates in its field. An independent host stack agreeing with
+the simulator byte for byte is the check that the simulator is a PN532 and not our echo."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from conftest import MPY_TESTS
+
+from upurse.rig import Field
+from upurse.rig.board import spawn
+
+NFC_LIST = shutil.which("nfc-list") or "/usr/bin/nfc-list"  # Makefile: apt-get install libnfc-bin
+
+
+def nfc_list(path: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LIBNFC_DEFAULT_DEVICE=f"pn532_uart:{path}",
+               LIBNFC_AUTO_SCAN="false", LIBNFC_INTRUSIVE_SCAN="false", LIBNFC_LOG_LEVEL="1")
+    return subprocess.run([NFC_LIST], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_nfc_list_sees_micropython_card():
+    with Field() as field:
+        a = field.add_reader("A")
+        c = field.add_card("card-a")
+        field.place("card-a", "A")
+        card = spawn("micropython", MPY_TESTS / "pn532_card.py", c, "c0ffee", "20",
+                     heap="64k", path=(MPY_TESTS,))
+        try:
+            assert field.wait(lambda: field.chip("card-a").can_activate(), 10)
+            listed = nfc_list(a)
+        finally:
+            card.terminate()
+            out_c = card.communicate(timeout=10)[0]
+    print(listed.stdout)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    lines = [line.strip() for line in listed.stdout.splitlines()]
+    assert "NFC device: user defined default device opened" in lines
+    assert "1 ISO14443A passive target(s) found:" in lines
+    assert "ISO/IEC 14443A (106 kbps) target:" in lines
+    assert "ATQA (SENS_RES): 00  04" in lines
+    assert "UID (NFCID3): 08  c0  ff  ee" in lines  # libnfc calls 08h-first UIDs NFCID3
+    assert "SAK (SEL_RES): 20" in lines
+    assert "ATS: 75  33  92  03" in lines
+    assert "ACTIVATED e080" in out_c  # the card board saw the activation (RATS) ...
+    assert "RELEASED" in out_c  # ... and nfc-list's deselect
+    reader = field.chip("A")
+    assert reader.received[0] == bytes.fromhex("14 01")  # libnfc: SAMConfiguration first
+    assert reader.received[1] == bytes.fromhex("00 00") + b"libnfc"  # Diagnose line test
+    assert reader.received[-1][0] == 0x16  # PowerDown on close
+
+
+def test_nfc_list_empty_field():
+    with Field() as field:
+        a = field.add_reader("A")
+        listed = nfc_list(a)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "NFC device: user defined default device opened" in listed.stdout
+    assert "target(s) found" not in listed.stdout
