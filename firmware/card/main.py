@@ -4,6 +4,7 @@ Reads the board description (`board.py`) at boot: where the store lives and whic
 `wired` frames APDUs as text lines on stdin/stdout (see common.wire); `pn532` serves them from a
 PN532 in card-emulation mode.
 """
+import gc
 import sys
 
 import board
@@ -19,6 +20,7 @@ def serve_wired(applet, stdin, stdout):
             return
         apdu = unframe(COMMAND, line)
         if apdu is not None:
+            gc.collect()  # start each command on a tidy heap: cards have little of it
             stdout.write(frame(RESPONSE, applet.process(apdu)))
             if hasattr(stdout, "flush"):
                 stdout.flush()

@@ -37,7 +37,7 @@ class CardLink:
         try:
             resp = self.channel.transmit(apdu)
         except Exception as e:  # noqa: BLE001 - any link failure ends the step
-            raise SettlementError(step, "card %s did not answer (%s)" % (self.label, e)) from e
+            raise SettlementError(step, "card %s did not answer (%s)" % (self.label, e)) from None
         elapsed = time.ticks_diff(time.ticks_ms(), start)
         self.exchanges += 1
         self.bytes_out += len(apdu)
