@@ -5,7 +5,6 @@ No I/O of its own: `main.py` feeds it from a link (PN532 target or wired serial)
 whole state in one atomic write; a rejected command answers its status word and the state is
 reloaded from the store, so nothing a rejected command touched survives.
 """
-import gc
 import os
 
 from micropython import const
@@ -47,7 +46,6 @@ class Applet:
 
     def process(self, apdu):
         """Map one command APDU to its response APDU; never raises."""
-        gc.collect()  # start each command on a tidy heap: cards have little of it
         try:
             cla, ins, p1, p2, data = parse_command(apdu)
             return response(self._dispatch(cla, ins, p1, p2, data), P.SW_OK)
@@ -83,6 +81,8 @@ class Applet:
         if type(handler) is tuple:
             handler = getattr(__import__("card." + handler[0], None, None, (handler[1],)),
                               handler[1])
+        elif type(handler) is str:  # a module in card/ with its own HANDLERS table by INS
+            handler = __import__("card." + handler, None, None, ("HANDLERS",)).HANDLERS[ins]
         return handler(self, p1, data)
 
     def save(self):
@@ -139,6 +139,8 @@ class Applet:
         update_random = need(f, P.TAG_UPDATE_RANDOM, P.RANDOM_LEN)
         target_id = need(f, P.TAG_PEER_ID, P.CARD_ID_LEN)
         s = self.state
+        # schemes 2 (no update key, Fig. 6) and 4 (only the active ID moves, Fig. 14): never
+        check(s.update_key and s.scheme != P.SCHEME_PRELOADED, P.SW_WRONG_STATE)
         check(bytes(target_id) != s.card_id, P.SW_WRONG_DATA)
         wrapped = seal_transfer_key(s.update_key, update_random, target_id, s.card_id,
                                     s.transfer_key_id, s.update_key_id, s.transfer_key)
@@ -158,6 +160,7 @@ class Applet:
         self.update_random = None  # single use, whatever the outcome
         check(update_random is not None, P.SW_WRONG_STATE)
         s = self.state
+        check(s.update_key and s.scheme != P.SCHEME_PRELOADED, P.SW_WRONG_STATE)
         check(bytes(source_id) != s.card_id, P.SW_WRONG_DATA)
         check(update_key_id == s.update_key_id, P.SW_NOT_FOUND)
         key = open_wrapped_key(s.update_key, update_random, s.card_id, source_id, new_id,
@@ -215,6 +218,11 @@ class Applet:
         partial = T.pack(purse, amount, date, payer, s.card_id, payer_counter, 0, tx_random,
                          bytes(P.RANDOM_LEN))
         check(T.check(s.transfer_key, T.TX_PERMISSION, token, partial), P.SW_SECURITY)
+        # A replayed token: this payer's transmission random already paid us. Compared in
+        # place (log entry: direction, then the context with the tx random at 33..49).
+        tx_random = bytes(tx_random)
+        for e in s.log:
+            check(e[0] != P.LOG_IN or e[34:50] != tx_random, P.SW_SECURITY)
         rx_random = os.urandom(P.RANDOM_LEN)
         context = T.pack(purse, amount, date, payer, s.card_id, payer_counter, s.counter,
                          tx_random, rx_random)
@@ -350,6 +358,15 @@ _HANDLERS = {
     P.INS_INITIALIZE: ("personalize", "initialize"),
     P.INS_PERSONALIZE: ("personalize", "personalize"),
     P.INS_LOCK: ("personalize", "lock"),
+    P.INS_GENERATE_KEY: ("personalize", "generate_key"),
+    # key-update embodiments 2-5 (docs/pki.md): card/keys.py and card/pki.py map INS to handler
+    P.INS_GET_KEY_INFO: "keys",
+    P.INS_KEY_ACTIVATION_OBTAIN: "keys",
+    P.INS_KEY_ACTIVATE: "keys",
+    P.INS_PK_UPDATE_PERMISSION: "pki",
+    P.INS_PK_KEY_OBTAIN: "pki",
+    P.INS_PK_KEY_UPDATE: "pki",
+    P.INS_PK_KEY_CONFIRM: "pki",
 }
 
 # The life cycle state each command needs (None: any)
@@ -358,6 +375,7 @@ _LIFE_CYCLE = {
     P.INS_INITIALIZE: P.STATE_BLANK,
     P.INS_PERSONALIZE: P.STATE_PERSONALIZATION,
     P.INS_LOCK: P.STATE_PERSONALIZATION,
+    P.INS_GENERATE_KEY: P.STATE_PERSONALIZATION,
 }
 for _ins in _HANDLERS:
     if _ins not in _LIFE_CYCLE:

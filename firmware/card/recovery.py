@@ -37,7 +37,7 @@ def pending_resolve(applet, p1, data):
         key = T.record_key(s.pending_out)
         return encode(P.TAG_RX_CHALLENGE, T.mac(key, T.RX_CHALLENGE))
     entry = applet.logged(P.LOG_OUT, c[7], 7)
-    if entry is not None:
+    if entry is not None and entry[1 : 1 + T.CONTEXT_LEN] == context:  # this very transfer
         return encode(P.TAG_RX_CHALLENGE, entry[1 + T.CONTEXT_LEN:])
     if applet.tx_session is not None and T.unpack(applet.tx_session)[7] == c[7]:
         applet.tx_session = None

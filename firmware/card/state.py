@@ -38,7 +38,13 @@ _BYTES = (
 
 
 class CardState:
-    """Everything the card keeps across power cycles; the applet saves it whole on each change."""
+    """Everything the card keeps across power cycles; the applet saves it whole on each change.
+
+    `extra` keeps, as they are, record fields this module does not know: those of the
+    key-update embodiments 2-5 (card/keys.py), which the fast path never reads.
+    """
+
+    extra = None  # {tag: bytes}, or None on cards with no such fields
 
     def __init__(self):
         for _, name, _ in _INTS:
@@ -62,6 +68,9 @@ class CardState:
                               + uint(P.TAG_MAX_BALANCE, maximum, 4)))
         for entry in self.log:
             out.append(encode(P.TAG_LOG_ENTRY, entry))
+        if self.extra:
+            for tag, value in self.extra.items():
+                out.append(encode(tag, value))
         return b"".join(out)
 
     @classmethod
@@ -82,4 +91,8 @@ class CardState:
                 ]
             elif tag == P.TAG_LOG_ENTRY:
                 state.log.append(bytes(value))
+            else:
+                if state.extra is None:
+                    state.extra = {}
+                state.extra[tag] = bytes(value)
         return state

@@ -11,7 +11,7 @@ from common.aes import cbc_decrypt, cbc_encrypt
 from common.apdu import command
 from common.cmac import cmac, equal
 from common.kdf import derive
-from common.tlv import encode, uint
+from common.tlv import encode, items, uint
 
 
 def diversify(issuer_key, card_id):
@@ -66,10 +66,12 @@ FIELDS = {
 _CHUNK = 176  # plaintext per PERSONALIZE command: sealed, it stays under 255 bytes
 
 
-def commands(card_id, perso_key, profile):
+def commands(card_id, perso_key, profile, counter=0, setup=True):
     """The APDUs that personalize a blank card: SELECT, INITIALIZE, PERSONALIZE..., LOCK.
 
-    `profile` maps FIELDS attribute names to values, plus "purses": {purse: (balance, max)}.
+    `profile` maps FIELDS attribute names to values, plus "purses": {purse: (balance, max)}
+    and "extra": more TLVs (see `pki_parts`). With `setup` False the list starts at the first
+    PERSONALIZE, sealed under `counter` (after SELECT, INITIALIZE and GENERATE KEY).
     """
     parts = []
     for tag, (name, size) in FIELDS.items():
@@ -81,10 +83,7 @@ def commands(card_id, perso_key, profile):
                             + uint(P.TAG_BALANCE, balance, 4)
                             + uint(P.TAG_MAX_BALANCE, maximum, 4)))
     parts.extend(profile.get("extra", ()))
-    out = [command(P.CLA_ISO, P.INS_SELECT, 4, 0, P.AID),
-           command(P.CLA_PROPRIETARY, P.INS_INITIALIZE, 0, 0,
-                   encode(P.TAG_CARD_ID, card_id) + encode(P.TAG_PERSO_KEY, perso_key))]
-    counter = 0
+    out = setup_commands(card_id, perso_key) if setup else []
     chunk = b""
     for part in parts + [None]:
         if part is None or len(chunk) + len(part) > _CHUNK:
@@ -94,6 +93,56 @@ def commands(card_id, perso_key, profile):
         if part is not None:
             chunk += part
     out.append(_sealed(perso_key, counter, P.INS_LOCK, b""))
+    return out
+
+
+def setup_commands(card_id, perso_key):
+    """SELECT and INITIALIZE: the card's identity and personalization key."""
+    return [command(P.CLA_ISO, P.INS_SELECT, 4, 0, P.AID),
+            command(P.CLA_PROPRIETARY, P.INS_INITIALIZE, 0, 0,
+                    encode(P.TAG_CARD_ID, card_id) + encode(P.TAG_PERSO_KEY, perso_key))]
+
+
+def generate_key(perso_key, counter):
+    """GENERATE KEY under secure messaging: the card makes its P-256 key pair (schemes 2, 3, 5)
+    and answers the public key (a 7F49 TLV) with a `response_mac`."""
+    return _sealed(perso_key, counter, P.INS_GENERATE_KEY, b"")
+
+
+def response_mac(perso_key, counter, data):
+    """The card's MAC on a secured response, under the command's counter: the issuer
+    certifies only a public key that comes from this card (like SCP03's R-MAC)."""
+    return cmac(derive(perso_key, b"upurse perso rmac", counter.to_bytes(4, "big")), bytes(data))
+
+
+def public_key_of(perso_key, counter, data):
+    """The 65-byte point in a GENERATE KEY response whose MAC checks, else None."""
+    fields = dict(items(data))
+    key = fields.get(P.TAG_CV_PUBLIC_KEY)
+    mac = fields.get(P.TAG_MAC)
+    if key is None or mac is None:
+        return None
+    head = len(data) - len(mac) - 2  # the 7F49 TLV is everything before the MAC TLV
+    if not equal(response_mac(perso_key, counter, data[:head]), mac):
+        return None
+    point = dict(items(key)).get(P.TAG_CV_POINT)
+    return bytes(point) if point is not None and len(point) == 65 else None
+
+
+def pki_parts(ca_public_key=None, certificate=None, preloaded=None):
+    """Profile "extra" TLVs: the CA public key (a 7F49 template of its point only), the card's
+    certificate as its two parts, body (7F4E) then signature (5F37), since the whole does not
+    fit one secured command, and pre-loaded transfer keys."""
+    out = []
+    if ca_public_key is not None:
+        out.append(encode(P.TAG_CV_PUBLIC_KEY, encode(P.TAG_CV_POINT, ca_public_key)))
+    if certificate is not None:
+        parts = dict(items(dict(items(certificate))[P.TAG_CV_CERTIFICATE]))
+        out.append(encode(P.TAG_CV_BODY, parts[P.TAG_CV_BODY]))
+        out.append(encode(P.TAG_CV_SIGNATURE, parts[P.TAG_CV_SIGNATURE]))
+    for key_id, key in sorted((preloaded or {}).items()):
+        out.append(encode(P.TAG_PRELOADED_KEY, uint(P.TAG_TRANSFER_KEY_ID, key_id, 2)
+                          + encode(P.TAG_TRANSFER_KEY, key)))
     return out
 
 

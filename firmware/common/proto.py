@@ -29,6 +29,15 @@ INS_GET_PENDING = const(0x6E)
 INS_INITIALIZE = const(0xE0)  # blank -> personalization: card identity + personalization key
 INS_PERSONALIZE = const(0xE2)  # secured: load keys, IDs, limits, validity, purses
 INS_LOCK = const(0xE4)  # secured: personalization -> active, for good
+# Key-update embodiments 2-5 (docs/pki.md; handlers in card/keys.py and card/pki.py)
+INS_GET_KEY_INFO = const(0x70)  # S3002 / S3101A: certificate, key limits, pre-loaded key IDs
+INS_PK_UPDATE_PERMISSION = const(0x72)  # S3004 / S3102A: peer certificate in, update random out
+INS_PK_KEY_OBTAIN = const(0x74)  # S3005 / S3102B, S3103B: keys sealed to the peer, signed
+INS_PK_KEY_UPDATE = const(0x76)  # S3006 / S3103A..S3105A: verify, open, check IDs, install
+INS_PK_KEY_CONFIRM = const(0x78)  # source checks the target's receipt (SCP11 key confirmation)
+INS_KEY_ACTIVATION_OBTAIN = const(0x56)  # S6005 / S6102B: new active ID under the update key
+INS_KEY_ACTIVATE = const(0x58)  # S6006 / S6103A, S6104A: activate a pre-loaded transfer key
+INS_GENERATE_KEY = const(0xE6)  # secured: the card makes its P-256 key pair, returns the public
 
 # Status words
 SW_OK = const(0x9000)

@@ -5,6 +5,8 @@ a payee keeps one from its tentative credit (S2101B) until it credits. With both
 field the terminal settles each record exactly once: it delivers the payer's reception
 challenge to the payee (credit, then proof back to the payer), or, when the payer never
 debited, carries the payer's abort proof to the payee.
+
+With one card at a time, terminal/resume.py does the same through the terminal's journal.
 """
 from common import proto as P
 from common import transfer as T

@@ -99,10 +99,13 @@ def transfer_value(payer, payee, purse, amount, date, steps):
     return _int(r3, P.TAG_BALANCE), _int(r4, P.TAG_BALANCE)
 
 
-def settle(channel_a, channel_b, purse, amount, date, trace=None):
+def settle(channel_a, channel_b, purse, amount, date, trace=None, crl=None,
+           ca_public_key=None):
     """Run the whole settlement: A pays `amount` of `purse` to B on `date` (YYYYMMDD).
 
-    Returns a receipt dict; raises SettlementError naming the failed step.
+    `crl`: a terminal.revocation.CrlHolder, or CRL bytes checked against `ca_public_key`;
+    a card on it is refused (RevokedCard names it). Returns a receipt dict; raises
+    SettlementError naming the failed step.
     """
     if not 0 < amount <= 0x7FFFFFFF:
         raise SettlementError("S2001", "amount must be a positive whole number")
@@ -113,6 +116,10 @@ def settle(channel_a, channel_b, purse, amount, date, trace=None):
     b = select(link_b, steps)
     if a.card_id == b.card_id:
         raise SettlementError("S1002", "card A and card B are the same card")
+    if crl is not None:
+        from terminal.revocation import screen
+
+        crl = screen(crl, ca_public_key, a, b)
     recovered = []
     if a.pending or b.pending:
         recovered = resolve_pending(a, b, steps)
@@ -123,12 +130,15 @@ def settle(channel_a, channel_b, purse, amount, date, trace=None):
     check_validity(a, date)
     check_validity(b, date)
     key_roll = "none"
-    if a.transfer_key_id < b.transfer_key_id:
-        roll_transfer_key(a, b, steps)
-        key_roll = "update-key"
-    elif b.transfer_key_id < a.transfer_key_id:
-        roll_transfer_key(b, a, steps)
-        key_roll = "update-key"
+    if a.transfer_key_id != b.transfer_key_id:
+        older, newer = (a, b) if a.transfer_key_id < b.transfer_key_id else (b, a)
+        if older.scheme == newer.scheme == P.SCHEME_SYMMETRIC:
+            roll_transfer_key(older, newer, steps)
+            key_roll = "update-key"
+        else:  # embodiments 2-5: terminal/keyroll.py, loaded only for these cards
+            from terminal.keyroll import roll
+
+            key_roll = roll(older, newer, date, steps, crl)
     balance_a, balance_b = transfer_value(a, b, purse, amount, date, steps)
     return {
         "amount": amount,

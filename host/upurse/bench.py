@@ -89,6 +89,9 @@ def extra_benches() -> dict:
     except ImportError:
         return found
     found["p256"] = measure()
+    from upurse.bench_pki import measure as measure_key_rolls
+
+    found["key_rolls"] = measure_key_rolls()  # embodiments 2-5: card CPU, smallest heaps
     return found
 
 

@@ -7,16 +7,19 @@ lets a card run in a small heap.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from upurse.port import FIRMWARE
 
 ROOT = FIRMWARE.parent
 BOARDS = ROOT / "boards"
-ROLES = {"card": ("common", "card"), "terminal": ("common", "terminal", "drivers")}
+ROLES = {"card": ("common", "card", "drivers"), "terminal": ("common", "terminal", "drivers")}
 
 
 def mpy_cross() -> str:
@@ -42,18 +45,59 @@ def compile_packages(out: Path, packages: tuple[str, ...]) -> list[Path]:
 
 def build(role: str, board: str, out_root: Path = ROOT / "build") -> Path:
     """The flash image of `role` on `board` as a folder; returns it."""
+    out = out_root / role / board
+    _check(role, board)
+    shutil.rmtree(out, ignore_errors=True)
+    _fill(out, role, board)
+    return out
+
+
+def _check(role: str, board: str) -> None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: choose {', '.join(ROLES)}")
-    board_dir = BOARDS / board
-    if not (board_dir / "board.py").exists():
+    if not (BOARDS / board / "board.py").exists():
         raise ValueError(f"unknown board {board!r}: no boards/{board}/board.py")
-    out = out_root / role / board
-    shutil.rmtree(out, ignore_errors=True)
+
+
+def _fill(out: Path, role: str, board: str) -> None:
     out.mkdir(parents=True)
     packages = tuple(p for p in ROLES[role] if (FIRMWARE / p).is_dir())
     compile_packages(out, packages)
-    shutil.copy(board_dir / "board.py", out / "board.py")
+    shutil.copy(BOARDS / board / "board.py", out / "board.py")
     shutil.copy(FIRMWARE / role / "main.py", out / "main.py")
+
+
+def sources(role: str, board: str) -> list[Path]:
+    """Every file a build of `role` for `board` is made from."""
+    files = [BOARDS / board / "board.py", FIRMWARE / role / "main.py"]
+    for package in ROLES[role]:
+        files += sorted((FIRMWARE / package).rglob("*.py"))
+    return files
+
+
+def cached(role: str, board: str, cache_root: Path = ROOT / "build" / "cache") -> Path:
+    """A build of `role` for `board` from the sources as they are now, reused while their
+    content stays the same (the emulated rig boots from it). Safe when processes race."""
+    _check(role, board)
+    digest = hashlib.sha256()
+    for f in sources(role, board):
+        digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    out = cache_root / f"{role}-{board}-{digest.hexdigest()[:16]}"
+    if out.is_dir():
+        return out
+    cache_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
+    try:
+        _fill(tmp / "flash", role, board)
+        os.rename(tmp / "flash", out)
+    except OSError:
+        if not out.is_dir():  # not a lost race: a real failure
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for old in cache_root.glob(f"{role}-{board}-*"):  # one build per role and board is enough
+        if old != out and old.stat().st_mtime < out.stat().st_mtime - 3600:
+            shutil.rmtree(old, ignore_errors=True)
     return out
 
 

@@ -21,9 +21,11 @@ class LinkError(RuntimeError):
 
 
 class CardProcess:
-    def __init__(self, store: Path, interpreter: str = "micropython", heap: str | None = None):
+    def __init__(self, store: Path, interpreter: str = "micropython", heap: str | None = None,
+                 path: tuple[Path, ...] = ()):
+        """`path`: folders searched before firmware/, e.g. mpy-cross output (upurse.build)."""
         argv, env = command(interpreter, FIRMWARE / "card" / "main.py", heap=heap,
-                            path=(BOARDS / "unix",))
+                            path=(*path, BOARDS / "unix"))
         env["UPURSE_STORE"] = str(store)
         env["UPURSE_LINK"] = "wired"
         self.interpreter = interpreter

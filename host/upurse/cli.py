@@ -14,18 +14,31 @@ from pathlib import Path
 
 from terminal.cardlink import CardLink, SettlementError  # noqa: E402  (port installed)
 from terminal.inspect import read_card, read_log  # noqa: E402
+from terminal.journal import Journal  # noqa: E402
+from terminal.resume import recover, waiting  # noqa: E402
 from terminal.settlement import fmt_date, settle  # noqa: E402
+from terminal.witness import Witness  # noqa: E402
+from upurse import rigmode
 from upurse.cardproc import CardProcess, LinkError
+from upurse.fieldcut import STEPS, FieldCut
 from upurse.interpreters import INTERPRETERS, InterpreterMissingError
 from upurse.issuer import DEFAULT_DIR, Issuer, IssuerError
 from upurse.protocol import PURSE_NAMES, PURSES, proto
+from upurse.rig.control import RigError
+from upurse.terminal import TerminalError
 
-SCHEMES = {"symmetric": proto.SCHEME_SYMMETRIC}
+SCHEMES = {"symmetric": proto.SCHEME_SYMMETRIC, "pki": proto.SCHEME_PKI,
+           "hybrid": proto.SCHEME_HYBRID, "preloaded": proto.SCHEME_PRELOADED,
+           "hybrid-update": proto.SCHEME_HYBRID_UPDATE}  # seed embodiments 1-5
 SCHEME_NAMES = {v: k for k, v in SCHEMES.items()}
 
 
 class UserError(Exception):
     """Printed as one line, exit status 1."""
+
+
+class TransferInterruptedError(Exception):
+    """A transfer cut short on purpose (--interrupt-after): one line, exit status 3."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,7 +63,45 @@ def _out(args, data: dict, text: str) -> None:
 
 def _open_card(issuer: Issuer, name: str, interpreter: str) -> CardProcess:
     issuer.card(name)  # unknown card: one clear line
+    rigmode.release_card(issuer, name)  # a running rig lets go of the card's flash first
     return CardProcess(issuer.card_store(name), interpreter)
+
+
+def _journal(issuer: Issuer) -> Journal:
+    """This host terminal's journal of unfinished transfers (terminal/journal.py)."""
+    return Journal(str(issuer.root / "terminal"))
+
+
+def _names(issuer: Issuer, r: dict) -> dict:
+    """A recovery record (terminal/recovery.py) with card names, purse name and date."""
+    def name(card_id: bytes) -> str:
+        known = issuer.card_by_id(card_id)
+        return known.name if known else card_id.hex()
+
+    return dict(r, purse=PURSE_NAMES.get(r["purse"], r["purse"]), date=fmt_date(r["date"]),
+                payer=name(r["payer"]), payee=name(r["payee"]))
+
+
+def _recovery_text(r: dict) -> str:
+    what = f"{r['payer']} -> {r['payee']} of {r['amount']} {r['purse']}"
+    return {
+        "completed": f"recovered: earlier transfer {what} completed ({r['payee']} credited)",
+        "confirmed": f"recovered: earlier transfer {what} confirmed ({r['payer']}'s pending "
+                     f"record cleared by {r['payee']}'s credit proof)",
+        "undone": f"recovered: earlier transfer {what} undone ({r['payer']} never debited; "
+                  f"{r['payee']} dropped its tentative credit)",
+    }[r["outcome"]]
+
+
+def _waiting_text(r: dict) -> str:
+    what = f"{r['payer']} -> {r['payee']} of {r['amount']} {r['purse']}"
+    if r["credited"]:
+        state = f"{r['payee']} credited; {r['payer']} still holds a pending record"
+    elif r["debited"]:
+        state = f"{r['payer']} debited; the value is in flight until {r['payee']} credits"
+    else:
+        state = f"{r['payee']} holds a tentative credit"
+    return f"still pending: transfer {what}: {state}; present {r[r['needs']]}"
 
 
 # -- issuer -------------------------------------------------------------------------------------
@@ -69,6 +120,43 @@ def cmd_rotate(kind: str):
     return run
 
 
+def cmd_issuer_revoke(args) -> None:
+    issuer = Issuer(args.dir)
+    sequence = issuer.revoke(args.name)
+    _out(args, {"revoked": args.name, "crl_sequence": sequence},
+         f"card {args.name} revoked: CRL {sequence} issued; terminals refuse it from now on")
+
+
+def cmd_issuer_crl(args) -> None:
+    from upurse.issuer_pki import crl_sequence, revoked_names
+
+    issuer = Issuer(args.dir)
+    data = issuer.crl()
+    if args.out:
+        Path(args.out).write_bytes(data)
+    r = {"sequence": crl_sequence(data), "revoked": revoked_names(issuer.db),
+         "file": str(args.out) if args.out else None, "crl": data.hex()}
+    _out(args, r, f"CRL {r['sequence']}: revoked {', '.join(r['revoked']) or 'none'}"
+         + (f"; written to {args.out}" if args.out else ""))
+
+
+def terminal_crl(issuer: Issuer, offered: Path | None = None):
+    """The host terminal's CRL holder: the newest list it has seen (kept in the issuer folder),
+    updated from the issuer's current list and from `offered`, never rolled back."""
+    from terminal.revocation import CrlHolder
+    from upurse.issuer_pki import load_ca, terminal_crl_path
+
+    ca = load_ca(issuer.root)
+    holder = CrlHolder(ca.public_key, ca.reference, str(terminal_crl_path(issuer.root)))
+    for data in (issuer.crl(), offered.read_bytes() if offered else None):
+        if data is not None:
+            try:
+                holder.offer(data)
+            except ValueError as e:
+                raise UserError(f"CRL refused: {e.args[0]}") from None
+    return holder
+
+
 # -- cards --------------------------------------------------------------------------------------
 
 def cmd_card_create(args) -> None:
@@ -76,21 +164,23 @@ def cmd_card_create(args) -> None:
     default_validity = date(date.today().year + 5, 12, 31)
     valid_until = _date(args.valid_until) if args.valid_until else default_validity
     scheme = SCHEMES[args.scheme]
-    card_id, apdus = issuer.personalization(
-        args.name, balance=args.balance, points=args.points, valid_until=valid_until,
-        transfer_key_id=args.transfer_key_id, max_balance=args.max_balance, scheme=scheme)
+    issuer.profile(args.name, balance=args.balance, points=args.points, valid_until=valid_until,
+                   transfer_key_id=args.transfer_key_id, max_balance=args.max_balance,
+                   scheme=scheme)  # a user mistake: one line, before any card process starts
     store = issuer.card_store(args.name)
-    if store.exists():
+    if store.exists() and not (getattr(args, "port", None) or getattr(args, "terminal_port", None)):
         raise UserError(f"{store} already holds a card's flash; remove it or pick another name")
-    with CardProcess(store, args.interpreter) as card:
-        for apdu in apdus:
-            resp = card.transmit(apdu)
-            if resp[-2:] != b"\x90\x00":
-                raise UserError(f"personalization refused by the card: {resp[-2:].hex().upper()}")
+    with rigmode.perso_channel(args, store) as card:  # emulated, wired board or terminal
+        card_id, _ = issuer.personalize(
+            card, args.name, balance=args.balance, points=args.points, valid_until=valid_until,
+            transfer_key_id=args.transfer_key_id, max_balance=args.max_balance, scheme=scheme)
     tk_id = args.transfer_key_id or issuer.current("transfer")
     issuer.register(args.name, card_id, args.scheme, tk_id, valid_until)
-    _out(args, {"name": args.name, "card_id": card_id.hex(), "transfer_key_id": tk_id},
-         f"card {args.name} ({card_id.hex()}) personalized on transfer key generation {tk_id}")
+    uk_id = 0 if scheme == proto.SCHEME_PKI else issuer.current("update")  # Fig. 6: none
+    _out(args, {"name": args.name, "card_id": card_id.hex(), "transfer_key_id": tk_id,
+                "update_key_id": uk_id, "scheme": args.scheme},
+         f"card {args.name} ({card_id.hex()}) personalized on transfer key generation {tk_id}"
+         + (f", update key generation {uk_id}" if uk_id else "") + f" ({args.scheme})")
 
 
 def card_summary(issuer: Issuer, name: str, card: dict) -> dict:
@@ -111,9 +201,17 @@ def card_summary(issuer: Issuer, name: str, card: dict) -> dict:
 
 def cmd_card_show(args) -> None:
     issuer = Issuer(args.dir)
+    if args.rig != "direct":  # through the terminal board (upurse.rigmode)
+        s = rigmode.card_show(args, issuer)
+        return _out(args, s, "\n".join(f"{k:16} {v}" for k, v in s.items()))
     with _open_card(issuer, args.name, args.interpreter) as proc:
-        card = read_card(CardLink(proc, args.name))
-    s = card_summary(issuer, args.name, card)
+        link = CardLink(proc, args.name)
+        card = read_card(link)
+        s = card_summary(issuer, args.name, card)
+        if card.get("scheme", proto.SCHEME_SYMMETRIC) != proto.SCHEME_SYMMETRIC:
+            from upurse.issuer_pki import key_info
+
+            s.update(key_info(link))  # certificate dates, key ID limits, pre-loaded IDs
     _out(args, s, "\n".join(f"{k:16} {v}" for k, v in s.items()))
 
 
@@ -149,29 +247,52 @@ def cmd_card_log(args) -> None:
 # -- transfer and demo ----------------------------------------------------------------------------
 
 def run_transfer(issuer: Issuer, payer: str, payee: str, amount: int, purse: int, day: date,
-                 interpreter: str, trace=None) -> dict:
+                 interpreter: str, trace=None, interrupt_after: str | None = None,
+                 crl: Path | None = None) -> dict:
+    """Recover what the journal or the cards know to be unfinished, then settle; the journal
+    follows the settlement step by step, so a transfer cut anywhere can be finished later."""
     if payer == payee:
         raise UserError("payer and payee are the same card")
     if amount <= 0:
         raise UserError(f"amount {amount} must be a positive whole number")
+    journal = _journal(issuer)
+    cut = FieldCut(interrupt_after) if interrupt_after else None
     with ExitStack() as stack:
         a = stack.enter_context(_open_card(issuer, payer, interpreter))
         b = stack.enter_context(_open_card(issuer, payee, interpreter))
-        receipt = settle(a, b, purse, amount, _yyyymmdd(day), trace)
-    names = {issuer.card(payer).card_id: payer, issuer.card(payee).card_id: payee}
+        before = recover([(payer, a), (payee, b)], journal)  # untraced: SELECTs only, mostly
+        channels = (cut.wrap(a), cut.wrap(b)) if cut else (a, b)
+        try:
+            receipt = settle(*channels, purse, amount, _yyyymmdd(day), Witness(journal, trace),
+                             crl=terminal_crl(issuer, crl))
+        except SettlementError as e:
+            if getattr(e, "card_id", None) is not None:  # terminal.revocation.RevokedCard
+                known = issuer.card_by_id(e.card_id)
+                raise UserError(f"card {known.name if known else e.card_id.hex()} is revoked: "
+                                f"{e}") from None
+            if e.sw == proto.SW_PENDING:  # a record with a card not in the field
+                ids = [issuer.card(payer).card_id, issuer.card(payee).card_id]
+                hints = [_waiting_text(_names(issuer, w)) for w in waiting(journal, ids)]
+                raise UserError("; ".join([str(e)] + hints)) from None
+            if cut is None or not cut.fired:
+                raise
+            raise TransferInterruptedError(
+                f"transfer interrupted: the cards left the field after {interrupt_after} "
+                f"({e.step} not done); run `upurse recover {payer} {payee}`, or the next "
+                f"transfer with either card, to finish it"
+            ) from None
+        receipt["recovered"] = before + receipt["recovered"]
     return {
         "payer": payer, "payee": payee, "amount": amount, "purse": PURSE_NAMES[purse],
         "date": day.isoformat(), "payer_card_id": receipt["payer"].hex(),
         "payee_card_id": receipt["payee"].hex(), "payer_balance": receipt["payer_balance"],
         "payee_balance": receipt["payee_balance"], "key_roll": receipt["key_roll"],
         "transfer_key_id": receipt["transfer_key_id"], "steps": receipt["steps"],
-        "recovered": [dict(r, purse=PURSE_NAMES.get(r["purse"]), date=fmt_date(r["date"]),
-                           payer=names.get(r["payer"], r["payer"].hex()),
-                           payee=names.get(r["payee"], r["payee"].hex()))
-                      for r in receipt["recovered"]],
+        "recovered": [_names(issuer, r) for r in receipt["recovered"]],
         "exchanges": receipt["exchanges"],
         "bytes_on_air": receipt["bytes_to_cards"] + receipt["bytes_from_cards"],
         "interpreter": interpreter,
+        "interrupt_after": interrupt_after,  # set here only when the step never came
     }
 
 
@@ -179,14 +300,52 @@ def cmd_transfer(args) -> None:
     issuer = Issuer(args.dir)
     day = _date(args.date) if args.date else date.today()
     purse = PURSES["points" if args.points else "money"]
-    r = run_transfer(issuer, args.payer, args.payee, args.amount, purse, day, args.interpreter)
+    if args.rig != "direct" and not args.interrupt_after:  # the terminal board settles
+        r = rigmode.run_transfer(args, issuer, purse, day)
+    else:
+        r = run_transfer(issuer, args.payer, args.payee, args.amount, purse, day,
+                         args.interpreter, interrupt_after=args.interrupt_after, crl=args.crl)
     text = (f"{r['payer']} -> {r['payee']}: {r['amount']} {r['purse']} on {r['date']}; "
             f"key roll: {r['key_roll']}; balances {r['payer']} {r['payer_balance']}, "
             f"{r['payee']} {r['payee_balance']}")
     for rec in r["recovered"]:
-        text = (f"recovered: earlier transfer {rec['payer']} -> {rec['payee']} of {rec['amount']} "
-                f"{rec['purse']} {rec['outcome']}\n") + text
+        text = _recovery_text(rec) + "\n" + text
+    if args.interrupt_after:
+        text += (f"\n(--interrupt-after {args.interrupt_after}: this transfer has no such "
+                 "step, so nothing was cut)")
     _out(args, r, text)
+
+
+def cmd_recover(args) -> None:
+    """Finish or undo unfinished transfers with the cards present, one or two."""
+    issuer = Issuer(args.dir)
+    if len(args.cards) > 2 or len(set(args.cards)) != len(args.cards):
+        raise UserError("name one card, or two different cards")
+    journal = _journal(issuer)
+    with ExitStack() as stack:
+        cards = [(n, stack.enter_context(_open_card(issuer, n, args.interpreter)))
+                 for n in args.cards]
+        done = recover(cards, journal)
+    left = waiting(journal, [issuer.card(n).card_id for n in args.cards])
+    r = {"cards": args.cards, "done": [_names(issuer, d) for d in done],
+         "waiting": [_names(issuer, w) for w in left]}
+    lines = [_recovery_text(d) for d in r["done"]] + [_waiting_text(w) for w in r["waiting"]]
+    _out(args, r, "\n".join(lines) or f"nothing pending for {', '.join(args.cards)}")
+
+
+def cmd_reconcile(args) -> None:
+    from upurse.reconcile import reconcile
+
+    issuer = Issuer(args.dir)
+    r = reconcile(issuer, lambda name: _open_card(issuer, name, args.interpreter))
+    lines = [f"{fmt_date(t['date'])} {t['payer']} -> {t['payee']} {t['amount']} {t['purse']} "
+             f"#{t['payer_counter']}/#{t['payee_counter']}: {t['status']}"
+             for t in r["transfers"]]
+    flying = ", ".join(f"{v} {k}" for k, v in sorted(r["in_flight"].items())) or "none"
+    lines.append(f"{len(r['transfers'])} transfers on {r['cards']} cards; value in flight: "
+                 f"{flying}")
+    _out(args, dict(r, transfers=[dict(t, date=fmt_date(t["date"])) for t in r["transfers"]]),
+         "\n".join(lines))
 
 
 def cmd_demo(args) -> None:
@@ -213,6 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = issuer.add_parser("rotate-transfer-key", parents=[common],
                           help="make the next transfer key generation current")
     p.set_defaults(func=cmd_rotate("transfer"))
+    p = issuer.add_parser("rotate-update-key", parents=[common],
+                          help="make the next update key generation current (cards made after "
+                               "it get it; hybrid-update cards carry it to older ones)")
+    p.set_defaults(func=cmd_rotate("update"))
+    p = issuer.add_parser("revoke", parents=[common], help="put a card on the CRL")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_issuer_revoke)
+    p = issuer.add_parser("crl", parents=[common], help="show or export the current CRL")
+    p.add_argument("--out", type=Path, help="write the signed CRL to this file")
+    p.set_defaults(func=cmd_issuer_crl)
+    p = issuer.add_parser("reconcile", parents=[common],
+                          help="match every card's log and pending records, transfer by transfer")
+    p.set_defaults(func=cmd_reconcile)
 
     card = sub.add_parser("card", help="personalize and inspect cards").add_subparsers(
         dest="action", required=True, parser_class=_Parser)
@@ -225,12 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-balance", type=int, default=1_000_000, help="maximum balance per purse")
     p.add_argument("--scheme", choices=sorted(SCHEMES), default="symmetric",
                    help="how the card's transfer key is rolled (seed embodiment)")
+    p.add_argument("--port", help="a real card board in wired mode on this serial port")
+    p.add_argument("--terminal-port", help="through a terminal board: the card on its reader A")
     p.set_defaults(func=cmd_card_create)
     for action, func, text in (("show", cmd_card_show, "balances, key IDs and validity"),
                                ("log", cmd_card_log, "the card's last transactions")):
         p = card.add_parser(action, parents=[common], help=text)
         p.add_argument("name")
         p.set_defaults(func=func)
+        if action == "show":
+            rigmode.add_options(p)
     p = card.add_parser("list", parents=[common], help="cards in the registry")
     p.set_defaults(func=cmd_card_list)
 
@@ -240,10 +416,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("amount", type=int)
     p.add_argument("--points", action="store_true", help="move points instead of money")
     p.add_argument("--date", help="transaction date, YYYY-MM-DD (default today)")
+    p.add_argument("--crl", type=Path, help="a CRL file for the terminal (it keeps the newest "
+                                            "it has seen, the issuer's current one at least)")
+    p.add_argument("--interrupt-after", choices=sorted(STEPS), metavar="STEP",
+                   help="for tests and demos: the cards leave the field right after this seed "
+                        f"step ({', '.join(sorted(STEPS))})")
+    rigmode.add_options(p)
     p.set_defaults(func=cmd_transfer)
 
+    p = sub.add_parser("recover", parents=[common],
+                       help="finish or undo interrupted transfers of one card or two")
+    p.add_argument("cards", nargs="+", metavar="NAME", help="the card(s) in the field")
+    p.set_defaults(func=cmd_recover)
+
     p = sub.add_parser("demo", parents=[common], help="the whole story on a fresh issuer")
+    rigmode.add_options(p)
     p.set_defaults(func=cmd_demo)
+    rigmode.add_commands(sub, common)
     return parser
 
 
@@ -252,9 +441,13 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.func(args)
         return 0
-    except (UserError, IssuerError, SettlementError, LinkError, InterpreterMissingError) as e:
+    except (UserError, IssuerError, SettlementError, LinkError, InterpreterMissingError,
+            RigError, TerminalError) as e:
         print(f"upurse: error: {e}", file=sys.stderr)
         return 1
+    except TransferInterruptedError as e:
+        print(f"upurse: {e}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 

@@ -3,6 +3,11 @@
 Card a is issued on transfer key generation 1; the issuer rotates; card b is issued on
 generation 2. Paying from b to a makes the terminal roll a's transfer key forward under the
 shared update key (S1004-S1006) before the value moves (S2001-S2004).
+
+Second part (seed Fig. 18): cards c and d are of the hybrid-update scheme, d issued after the
+issuer rotated both the transfer and the update key. Their update keys differ, so the terminal
+rolls c forward over the public-key path: certificates, ECDH to c's certificate key, d's
+signature over c's update random, and c takes both d's transfer key and its update key.
 """
 from __future__ import annotations
 
@@ -25,6 +30,11 @@ SEED_STEP_NAMES = {
     "S2003": "value transmission",
     "S2004": "value receiving",
     "S2005": "credit proof to payer",
+    "S8002": "card information: card public key certificate",
+    "S8004": "transfer-key update permission (peer certificate in, update random out)",
+    "S8005": "transfer-key obtaining (ECDH, key wrap, signature)",
+    "S8006": "transfer-key update (verify, unwrap, check IDs, install; receipt)",
+    "S8007": "key confirmation: the source checks the receipt",
     "RECOVER": "recovery of an interrupted transfer",
     "BALANCE": "read balances",
 }
@@ -36,6 +46,10 @@ def _hex(data: bytes, limit: int = 24) -> str:
 
 
 def run_demo(args) -> None:
+    if getattr(args, "rig", "direct") != "direct":  # the default: through the emulated rig
+        from upurse.demo_rig import run_rig_demo
+
+        return run_rig_demo(args)
     from upurse.cli import cmd_card_create, cmd_rotate, run_transfer
 
     interpreter = args.interpreter
@@ -70,6 +84,28 @@ def run_demo(args) -> None:
               f"{r['bytes_on_air']} bytes on air")
         print("\nafter:")
         show(issuer, interpreter)
+        public_key_roll(A, issuer, trace)
+
+
+def public_key_roll(args, issuer: Issuer, trace) -> None:
+    """Part two: both keys rolled over the public-key path (seed Fig. 18)."""
+    from upurse.cli import cmd_card_create, cmd_rotate, run_transfer
+
+    print("\n-- part two: public-key roll of the transfer key and the update key (Fig. 18) --\n")
+    for name, balance in (("c", 300), ("d", 200)):
+        if name == "d":
+            cmd_rotate("transfer")(args)
+            cmd_rotate("update")(args)
+        args.name, args.balance, args.points, args.valid_until = name, balance, 0, None
+        args.transfer_key_id, args.max_balance, args.scheme = None, 1_000_000, "hybrid-update"
+        cmd_card_create(args)
+    print("\ntransfer d -> c, 50 money (update key IDs differ: the public-key path):")
+    print(f"  {'step':7} {'card':4} {'command APDU':52} {'response':52} {'ms':>4}")
+    r = run_transfer(issuer, "d", "c", 50, PURSES["money"], date.today(), args.interpreter, trace)
+    print(f"\nkey roll: {r['key_roll']}; {r['exchanges']} card exchanges, "
+          f"{r['bytes_on_air']} bytes on air")
+    print("\nafter:")
+    show(issuer, args.interpreter)
 
 
 def show(issuer: Issuer, interpreter: str) -> None:

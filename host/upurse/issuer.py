@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from upurse import issuer_pki
 from upurse.port import install
 
 install()
-from common import perso  # noqa: E402
+from common import perso, proto  # noqa: E402
 
 DEFAULT_DIR = Path("upurse-issuer")
 SCHEMA = """
@@ -68,8 +69,10 @@ class Issuer:
         ])
         for kind in ("transfer", "update"):
             db.execute("INSERT INTO generations VALUES (?, 1, ?, ?)", (kind, os.urandom(16), today))
+        issuer_pki.tables(db)
         db.commit()
         db.close()
+        issuer_pki.init_ca(root)  # the CA of the public-key schemes, and its first CRL
         return cls(root)
 
     def meta(self, key: str) -> str:
@@ -93,8 +96,9 @@ class Issuer:
         if new_id > int(self.meta(f"{kind}_key_limit")):
             raise IssuerError(f"{kind} key ID {new_id} would pass the upper limit "
                               f"{self.meta(f'{kind}_key_limit')} personalized into cards")
+        key = issuer_pki.take_reserved(self.db, kind, new_id) or os.urandom(16)  # pre-loaded
         self.db.execute("INSERT INTO generations VALUES (?, ?, ?, ?)",
-                        (kind, new_id, os.urandom(16), date.today().isoformat()))
+                        (kind, new_id, key, date.today().isoformat()))
         self.db.commit()
         return new_id
 
@@ -120,7 +124,45 @@ class Issuer:
     def personalization(self, name: str, *, balance: int, points: int, valid_until: date,
                         transfer_key_id: int | None, max_balance: int,
                         scheme: int) -> tuple[bytes, list[bytes]]:
-        """Register a new card and return (card identity, the APDUs that personalize it)."""
+        """Register a new card and return (card identity, the APDUs that personalize it).
+
+        Cards of the public-key schemes answer during personalization: use `personalize`."""
+        card_id, profile = self.profile(name, balance=balance, points=points,
+                                        valid_until=valid_until, transfer_key_id=transfer_key_id,
+                                        max_balance=max_balance, scheme=scheme)
+        if scheme in issuer_pki.PK_SCHEMES:
+            raise IssuerError("public-key cards make their own key pair: use personalize()")
+        return card_id, perso.commands(card_id, self.perso_key(card_id), profile)
+
+    def personalize(self, channel, name: str, **kw) -> tuple[bytes, bytes | None]:
+        """Personalize the blank card behind `channel` (any scheme); returns its identity and
+        certificate (None for schemes without one). Arguments as `personalization`."""
+        card_id, profile = self.profile(name, **kw)
+        try:
+            cert = issuer_pki.personalize(channel, self.root, card_id, self.perso_key(card_id),
+                                          profile)
+        except issuer_pki.PkiError as e:
+            raise IssuerError(str(e)) from None
+        return card_id, cert
+
+    def perso_key(self, card_id: bytes) -> bytes:
+        return perso.diversify(bytes.fromhex(self.meta("perso_master_key")), card_id)
+
+    def revoke(self, name: str) -> int:
+        """Put card `name` on the CRL; returns the new list's sequence number."""
+        try:
+            return issuer_pki.revoke(self.root, self.db, name, self.card(name).card_id)
+        except issuer_pki.PkiError as e:
+            raise IssuerError(str(e)) from None
+
+    def crl(self) -> bytes:
+        """The current CRL, as the CA signed it."""
+        return issuer_pki.crl_path(self.root).read_bytes()
+
+    def profile(self, name: str, *, balance: int, points: int, valid_until: date,
+                transfer_key_id: int | None, max_balance: int,
+                scheme: int) -> tuple[bytes, dict]:
+        """A new card identity and what to personalize into it (common.perso profile)."""
         if not name or "/" in name or name.startswith("."):
             raise IssuerError(f"card name {name!r} is not a plain name")
         if self.db.execute("SELECT 1 FROM cards WHERE name = ?", (name,)).fetchone():
@@ -144,9 +186,15 @@ class Issuer:
             "scheme": scheme,
             "purses": {1: (balance, max_balance), 2: (points, max_balance)},
         }
-        master = bytes.fromhex(self.meta("perso_master_key"))
-        apdus = perso.commands(card_id, perso.diversify(master, card_id), profile)
-        return card_id, apdus
+        if scheme == proto.SCHEME_PKI:  # Fig. 6: no update key
+            for field in ("update_key_id", "update_key", "update_key_limit"):
+                del profile[field]
+        if scheme == proto.SCHEME_PRELOADED:  # Fig. 13: this generation and the next ones
+            keys = issuer_pki.preloaded_keys(self.db, lambda i: self.key("transfer", i),
+                                             self.current("transfer"), tk_id,
+                                             profile["transfer_key_limit"])
+            profile["extra"] = perso.pki_parts(preloaded=keys)
+        return card_id, profile
 
     def register(self, name: str, card_id: bytes, scheme: str, transfer_key_id: int,
                  valid_until: date) -> None:
