@@ -36,7 +36,7 @@ test: deps
 	$(BIN)/python -m pytest -q -n $(JOBS) tests
 
 fuzz: deps
-	UPURSE_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/test_fuzz.py
+	UPURSE_FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python -m upurse.bench
