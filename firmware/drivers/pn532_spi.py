@@ -5,7 +5,7 @@ Each transfer begins with a direction byte: 01 data write, 02 status read (bit 0
 first, as on the RP2040) the bytes are bit-reversed here.
 
     spi = SPI(1, 1_000_000, polarity=0, phase=0, firstbit=SPI.LSB)
-    nfc = Pn532(Pn532Spi(spi, Pin(5, Pin.OUT, value=1)))
+    nfc = Pn532(Pn532Spi(spi, Pin(cs, Pin.OUT, value=1)))  # cs: from board.py
 """
 from time import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
