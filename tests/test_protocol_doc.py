@@ -34,6 +34,15 @@ SEED_STEPS = (
     "S2104A", "S2105A", "S2004", "S2104B", "S2105B",
 )
 OUR_STEPS = ("S2005", "RECOVER")
+# Embodiments 2-5: Fig. 7, 11, 18 (public key) and Fig. 10, 14, 17 (update key, pre-loaded),
+# and our key-confirmation step of the public-key path.
+_PK_STEPS = ("001", "002", "003", "004", "005", "006", "101A", "101B", "102A", "102B", "103A",
+             "103B", "104A", "105A")
+_UK_STEPS = ("001", "002", "003", "004", "005", "006", "101A", "101B", "102A", "102B", "103A",
+             "104A")
+EMBODIMENT_STEPS = (tuple(f"S{fig}{n}" for fig in "358" for n in _PK_STEPS)
+                    + tuple(f"S{fig}{n}" for fig in "467" for n in _UK_STEPS))
+OUR_EMBODIMENT_STEPS = ("S3007", "S5007", "S8007")
 PREFIXES = ("CLA_", "INS_", "SW_", "TAG_", "STATE_", "SCHEME_", "PURSE_", "PENDING_", "LOG_")
 
 
@@ -253,6 +262,26 @@ def test_step_table_names_a_command_or_terminal_code_for_each_step(tables):
     for line, cells in table.rows:
         assert _NAME.match(cells[ci]) or cells[0] == "S1003", f"line {line}: no command"
         assert _CODE.search(cells[card]) or _CODE.search(cells[terminal]), f"line {line}"
+
+
+def test_embodiment_step_table_covers_figures_7_to_18(tables):
+    """Section 11 maps every step of the key rolls of embodiments 2-5, each once, to code."""
+    table = _one(tables, lambda t: t.section.startswith("11.") and t.header[:1] == ["Step"],
+                 "embodiment step")
+    ci = table.column("Constant")
+    card = table.column("Card code")
+    terminal = table.column("Terminal code")
+    listed: list[str] = []
+    for line, cells in table.rows:
+        steps = [s.strip() for s in cells[0].split(",")]
+        listed += steps
+        checks = all(s[2:] == "003" for s in steps)  # the terminal's own check: no command
+        assert _NAME.match(cells[ci]) or checks, f"line {line}: no command"
+        assert _CODE.search(cells[card]) or _CODE.search(cells[terminal]), f"line {line}"
+    want = EMBODIMENT_STEPS + OUR_EMBODIMENT_STEPS
+    assert sorted(set(listed)) == sorted(listed), "a step is on two rows"
+    assert set(listed) == set(want), (sorted(set(want) - set(listed)),
+                                      sorted(set(listed) - set(want)))
 
 
 def _resolve(dotted: str):

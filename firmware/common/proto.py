@@ -72,7 +72,7 @@ SCHEME_HYBRID_UPDATE = const(5)
 PURSE_MONEY = const(1)
 PURSE_POINTS = const(2)
 
-# TLV tags: primitive, context class
+# TLV tags: 80-9E context class, primitive; D0-D1 private class, primitive
 TAG_CARD_ID = const(0x80)
 TAG_TRANSFER_KEY_ID = const(0x81)
 TAG_UPDATE_KEY_ID = const(0x82)
@@ -102,11 +102,11 @@ TAG_PEER_ID = const(0x99)
 TAG_PERSO_KEY = const(0x9A)
 TAG_MAC = const(0x9B)
 TAG_PEER_COUNTER = const(0x9C)
-TAG_DIRECTION = const(0x9D)
 TAG_LAST_DATE = const(0x9E)
 TAG_CONTEXT = const(0xD0)  # a packed transfer context (common.transfer)
 TAG_PERSO_COUNTER = const(0xD1)
-# constructed
+# context class, constructed bit set; A1 and A2 in the state record, and A3 everywhere, hold
+# packed bytes, not nested TLVs (docs/protocol.md section 4)
 TAG_PURSE_RECORD = const(0xA0)
 TAG_PENDING_OUT = const(0xA1)
 TAG_PENDING_IN = const(0xA2)
@@ -128,7 +128,6 @@ RANDOM_LEN = const(16)
 MAC_LEN = const(16)
 WRAPPED_KEY_LEN = const(24)
 LOG_SIZE = const(8)
-MAX_APDU = const(261)  # PN532 limit: short APDUs only
 
 # Public-key infrastructure (added with common/cvc.py and common/crl.py).
 # CV certificate tags, BSI TR-03110-3 D.2 (ISO 7816-6 interindustry / application class).
