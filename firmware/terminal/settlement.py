@@ -7,7 +7,6 @@ Card A is the payer (read/write means 301A), card B the payee (301B).
 from common import proto as P
 from common.tlv import encode, uint
 from terminal.cardlink import CardLink, SettlementError
-from terminal.recovery import resolve_pending
 
 PURSES = {"money": P.PURSE_MONEY, "points": P.PURSE_POINTS}
 
@@ -122,6 +121,8 @@ def settle(channel_a, channel_b, purse, amount, date, trace=None, crl=None,
         crl = screen(crl, ca_public_key, a, b)
     recovered = []
     if a.pending or b.pending:
+        from terminal.recovery import resolve_pending  # only after an interruption
+
         recovered = resolve_pending(a, b, steps)
         if recovered:
             a = select(link_a, steps)
