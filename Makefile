@@ -48,14 +48,16 @@ lint: $(STAMP)
 firmware: $(STAMP)
 	$(BIN)/python -m upurse.build
 
-flash-card flash-terminal: firmware
+# FLASH_OPTS: --erase (a blank card again), --link wired (card: APDUs on USB serial), --frozen
+flash-card flash-terminal: $(STAMP)
 	@test -n "$(PORT)" || { echo "usage: make $@ PORT=/dev/ttyUSB0 BOARD=esp32"; exit 2; }
-	$(BIN)/python -m upurse.flash $(subst flash-,,$@) --board $(BOARD) --port $(PORT)
+	$(BIN)/python -m upurse.flash $(subst flash-,,$@) --board $(BOARD) --port $(PORT) $(FLASH_OPTS)
 
+# The end-to-end suite on real boards (docs/boards.md): `make test` runs it on the emulated rig.
 hil: deps
 	@test -n "$(TERMINAL_PORT)" || { echo "usage: make hil TERMINAL_PORT=... CARD_PORTS=a,b"; exit 2; }
-	$(BIN)/python -m pytest -q tests --rig serial --terminal-port $(TERMINAL_PORT) \
-	  --card-ports $(CARD_PORTS) -m hil
+	$(BIN)/python -m pytest -q -rs tests/test_hil.py --rig serial \
+	  --terminal-port $(TERMINAL_PORT) --card-ports "$(CARD_PORTS)"
 
 clean:
 	rm -rf build .pytest_cache

@@ -15,6 +15,7 @@ from datetime import date
 
 import pytest
 
+from upurse.rig.sim import SimRig
 from upurse.terminal import TerminalError
 
 TODAY = int(date.today().strftime("%Y%m%d"))
@@ -163,6 +164,26 @@ def test_card_pulled_before_credit_is_settled_on_the_next_transfer(rig, terminal
     assert [x["outcome"] for x in r["recovered"]][:1] == ["completed"]
     assert r["recovered"][0]["amount"] == 11
     assert balances(card_a, card_b) == (before[0] - 13, before[1] + 13)  # no value lost
+
+
+@pytest.mark.sim
+def test_card_board_brings_its_pn532_up_again_after_it_went_silent(rig, terminal, card_a,
+                                                                    card_b):
+    field = rig.sim.field
+    slot = next(s for s, p in rig.sim.placement().items() if p["reader"] == "A")
+    chip = field.chip(slot)
+    log = rig.workdir / "logs" / f"{slot}.log"
+    terminal.request("status")  # no card held by a reader: the card board re-arms
+    chip.feed = lambda data: None  # the chip hears nothing: no ACK, no answer
+    try:
+        assert field.wait(lambda: b"bringing the PN532 up again" in log.read_bytes(), 10)
+    finally:
+        mark = len(chip.received)
+        del chip.feed
+    assert field.wait(lambda: SimRig._armed_since(chip, mark), 10)  # up and armed anew
+    before = balances(card_a, card_b)
+    terminal.request("transfer", amount=1, date=TODAY)
+    assert balances(card_a, card_b) == (before[0] - 1, before[1] + 1)
 
 
 @pytest.mark.sim

@@ -31,8 +31,15 @@ def alive(pid: int) -> bool:
 
 
 def children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # field 4 of /proc/PID/stat: the parent
+            found.append(int(stat.parent.name))
+    return found
 
 
 def test_rig_up_transfer_show_down(tmp_path: Path):
@@ -64,6 +71,12 @@ def test_rig_up_transfer_show_down(tmp_path: Path):
         assert json.loads(direct.stdout)["payer_balance"] == 1099
         again = json.loads(upurse(tmp_path, "transfer", "a", "b", "1", "--json", *d).stdout)
         assert (again["payer_balance"], again["payee_balance"]) == (1098, 402)
+        pulled = json.loads(upurse(tmp_path, "rig", "pull", "B", "--json", *d).stdout)
+        assert sorted(str(p["reader"]) for p in pulled.values()) == ["A", "None"]
+        upurse(tmp_path, "rig", "put", "b", "B", *d)  # the other card moves to A
+        placed = json.loads(upurse(tmp_path, "rig", "status", "--json", *d).stdout)
+        where = {p["reader"]: Path(p["store"]).name for p in placed["placement"].values()}
+        assert where == {"A": "a", "B": "b"}
         err = upurse(tmp_path, "transfer", "b", "a", "5000", *d, ok=False)
         assert err.returncode == 1
         assert err.stderr.strip() == ("upurse: error: S2001: card A refused: amount above the "
@@ -83,3 +96,31 @@ def test_demo_shows_apdus_in_pn532_frames(tmp_path: Path):
     assert "key roll: update-key" in out and "key roll: public-key" in out
     assert "the field recorded" in out and "card a: balance 1100" in out
     assert "00 00 FF FF FF" in out  # a 260-byte APDU needs an extended frame (§6.2.1.2)
+
+
+def test_card_create_over_a_wired_port_and_through_a_terminal(tmp_path: Path):
+    """`card create --port`: a card board in wired mode (its console pty stands in for a real
+    board's USB serial); `--terminal-port`: the blank card on a terminal board's reader A."""
+    from upurse.build import cached
+    from upurse.rig.emuboard import EmulatedBoard
+    from upurse.rig.sim import SimRig
+    from upurse.terminal import Terminal
+
+    d = ["--dir", "iss"]
+    upurse(tmp_path, "issuer", "init", *d)
+    env = {"UPURSE_LINK": "wired", "UPURSE_STORE": str(tmp_path / "wired" / "upurse-card")}
+    with EmulatedBoard("wired", tmp_path / "wired", firmware=cached("card", "unix"), env=env,
+                       heap="128k") as board:
+        r = json.loads(upurse(tmp_path, "card", "create", "w", "--balance", "10", "--port",
+                              board.port, "--json", *d).stdout)
+    assert (tmp_path / "wired" / "upurse-card" / "state").exists()  # the board's own flash
+    assert not (tmp_path / "iss" / "cards" / "w").exists()  # nothing emulated on the host
+    with SimRig(tmp_path / "rig") as sim:
+        port = sim.ports()["terminal"]
+        t = json.loads(upurse(tmp_path, "card", "create", "t", "--balance", "20",
+                              "--terminal-port", port, "--json", *d).stdout)
+        with Terminal(port) as terminal:
+            card = terminal.request("show", reader="A")["card"]
+    assert card["card_id"] == t["card_id"] and card["purses"]["1"][0] == 20
+    listed = json.loads(upurse(tmp_path, "card", "list", "--json", *d).stdout)["cards"]
+    assert {c["name"]: c["card_id"] for c in listed} == {"w": r["card_id"], "t": t["card_id"]}

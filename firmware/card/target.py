@@ -11,12 +11,14 @@ from time import sleep_ms
 
 from micropython import const
 
-from drivers.pn532 import Pn532, Pn532Error
+from drivers.pn532 import NO_RESPONSE, Pn532, Pn532Error
 from drivers.wiring import describe, transport
 
 _ARM_MS = const(1000)  # one TgInitAsTarget wait, then re-arm (the loop stays responsive)
 _RETRY_MS = const(500)  # pause before bringing a failed chip up again
 _CHIP_STATUS = const(0x40)  # Pn532Error codes below this are the chip's status byte (§7.1)
+_IDLE_MS = const(5000)  # a reader silent this long: check the chip is alive and we are held
+_ACTIVATED = const(1)  # TgGetTargetStatus state (§7.3.21)
 
 
 def log(*words):
@@ -35,9 +37,13 @@ def session(nfc, applet):
     served = 0
     while True:
         try:
-            apdu = nfc.get_data()
+            apdu = nfc.get_data(_IDLE_MS)
             nfc.set_data(applet.process(apdu))
         except Pn532Error as e:
+            if e.code == NO_RESPONSE:  # a quiet reader, or a chip that died under us
+                if nfc.target_status()[0] == _ACTIVATED:  # raises if the chip is gone
+                    continue
+                return served
             if e.code >= _CHIP_STATUS:  # the host link failed, not the air: re-init
                 raise
             if served or e.code != 0x29:

@@ -28,11 +28,7 @@ def main():
             return  # the unix port: the host closed our stdin
         if isinstance(line, bytes):
             line = line.decode()
-        reply = service.handle(line)
-        if reply is not None:
-            sys.stdout.write(reply + "\n")
-            if hasattr(sys.stdout, "flush"):
-                sys.stdout.flush()
+        service.serve(line, sys.stdout)
 
 
 main()

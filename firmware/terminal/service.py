@@ -29,10 +29,14 @@ from terminal.readers import NoCard
 _PURSES = {"money": P.PURSE_MONEY, "points": P.PURSE_POINTS}
 
 
+def _hex(b):
+    return hexlify(bytes(b)).decode()
+
+
 def jsonable(v):
     """Bytes as hex, tuples as lists, dict keys as text: what json.dumps can write."""
     if isinstance(v, (bytes, bytearray, memoryview)):
-        return hexlify(bytes(v)).decode()
+        return _hex(v)
     if isinstance(v, dict):
         return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
@@ -50,6 +54,7 @@ class Service:
         self.storage = storage
         self.board_name = board_name
         self.started = ticks_ms()
+        self.last_id = None  # of the request being answered
         self.crl = None  # terminal.revocation.CrlHolder once the CA key is known
         try:
             os.mkdir(storage)
@@ -59,15 +64,33 @@ class Service:
 
     # -- one request ---------------------------------------------------------------------------
 
+    def serve(self, line, out):
+        """Answer one request line on the stream `out`: one JSON line, written as it is
+        encoded (json.dump), so a long trace never sits in RAM as one string."""
+        reply = self.handle(line)
+        if reply is None:
+            return
+        gc.collect()
+        try:
+            json.dump(reply, out)
+        except MemoryError:  # the host skips the broken line and reads this one
+            reply = None
+            gc.collect()
+            out.write('\n{"ok": false, "error": "reply too large for the terminal\'s heap"'
+                      ', "id": %s}' % json.dumps(self.last_id))
+        out.write("\n")
+        if hasattr(out, "flush"):
+            out.flush()
+
     def handle(self, line):
-        """The reply line (no newline) to one request line; None for a blank line."""
+        """The reply (a dict ready for json) to one request line; None for a blank line."""
         line = line.strip()
         if not line:
             return None
-        rid = None
+        rid = self.last_id = None
         try:
             req = json.loads(line)
-            rid = req.get("id")
+            rid = self.last_id = req.get("id")
             op = req.get("op")
             handler = getattr(self, "op_" + str(op), None)
             if handler is None:
@@ -91,9 +114,7 @@ class Service:
         except Exception as e:  # noqa: BLE001 - the host gets one line, the terminal goes on
             reply = {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
         reply["id"] = rid
-        out = json.dumps(jsonable(reply))
-        gc.collect()
-        return out
+        return jsonable(reply)
 
     def _reader(self, req):
         label = req.get("reader", "A")
@@ -190,9 +211,10 @@ class Service:
             trace = []
             readers = self.readers
 
-            def record(step, label, apdu, resp, ms):
-                trace.append({"step": step, "card": label, "apdu": apdu, "response": resp,
-                              "ms": ms, "frames": readers[label].take_frames()})
+            def record(step, label, apdu, resp, ms):  # hex at once: no second copy later
+                frames = [(d, _hex(f)) for d, f in readers[label].take_frames()]
+                trace.append({"step": step, "card": label, "apdu": _hex(apdu),
+                              "response": _hex(resp), "ms": ms, "frames": frames})
 
             a.trace(True)
             b.trace(True)

@@ -329,7 +329,7 @@ class WiredCard:
         self.close()
 
 
-# -- `upurse rig up | down | status` ----------------------------------------------------------
+# -- `upurse rig up | down | status | put | pull` -----------------------------------------------
 
 
 def cmd_rig(action: str):
@@ -345,6 +345,20 @@ def cmd_rig(action: str):
             text = [f"rig {word} (pid {state['pid']}), state in {control.state_file(root)}"]
             text += [f"  {k:14} {v}" for k, v in info["ports"].items()]
             data = {"pid": state["pid"], "ports": info["ports"], "placement": info["placement"]}
+        elif action in ("put", "pull"):
+            state = control.running(root)
+            if state is None:
+                raise RigError(f"no rig running for {root}: `upurse rig up` first")
+            if action == "put":
+                issuer = Issuer(root)
+                issuer.card(args.name)
+                control.call(state, "arrange", wanted={args.reader: str(issuer.card_store(
+                    args.name))})
+                text = [f"card {args.name} on reader {args.reader}"]
+            else:
+                pulled = control.call(state, "pull", reader=args.reader)["pulled"]
+                text = [f"took {', '.join(pulled) or 'nothing'} off reader {args.reader}"]
+            data = control.call(state, "info")["placement"]
         elif action == "down":
             stopped = control.down(root)
             data = {"stopped": stopped}
@@ -365,10 +379,16 @@ def cmd_rig(action: str):
 
 
 def add_commands(sub, common) -> None:
-    """`upurse rig up|down|status`."""
+    """`upurse rig up|down|status|put|pull`."""
     rig = sub.add_parser("rig", help="the emulated rig: field simulator and three boards")
     actions = rig.add_subparsers(dest="action", required=True, parser_class=type(rig))
     for action, text in (("up", "start the emulated rig in the background, print its ports"),
-                         ("down", "stop it"), ("status", "ports and which card is where")):
+                         ("down", "stop it"), ("status", "ports and which card is where"),
+                         ("put", "put a card on a reader (swapping cards as needed)"),
+                         ("pull", "take the card off a reader, as a person would")):
         p = actions.add_parser(action, parents=[common], help=text)
+        if action == "put":
+            p.add_argument("name")
+        if action in ("put", "pull"):
+            p.add_argument("reader", choices=("A", "B"))
         p.set_defaults(func=cmd_rig(action))

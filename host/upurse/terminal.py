@@ -56,7 +56,8 @@ class Terminal:
         line = json.dumps({"op": op, "id": rid, **fields}, separators=(",", ":"))
         self.serial.write(line.encode() + b"\n")
         self.serial.flush()
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
         buf = b""
         while time.monotonic() < deadline:
             chunk = self.serial.readline()
@@ -74,7 +75,7 @@ class Terminal:
                 raise TerminalError(reply)
             return reply
         raise TerminalTimeoutError({"error": f"no reply from the terminal on {self.port} "
-                                             f"to {op!r} within {deadline and self.timeout} s"})
+                                             f"to {op!r} within {wait:g} s"})
 
     @staticmethod
     def _parse(text: str) -> dict | None:

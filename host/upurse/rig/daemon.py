@@ -8,6 +8,7 @@ Requests, one JSON line each (upurse.rig.control.call):
 
     {"op": "info"}                                  ports and which card is where
     {"op": "arrange", "wanted": {"A": flash, "B": flash}}   put these cards on these readers
+    {"op": "pull", "reader": "A"}                   take the card off a reader (arrange: back)
     {"op": "eject", "store": flash}                 let go of a card's flash
     {"op": "trace", "since": n}                     the field's exchanges from the n-th on
     {"op": "down"}
@@ -58,6 +59,11 @@ class Daemon(socketserver.UnixStreamServer):
         if op == "arrange":
             rig.arrange({r: Path(s) for r, s in req["wanted"].items()})
             return {"placement": rig.placement()}
+        if op == "pull":  # a person takes the card off a reader (fault tests)
+            slots = [s for s, p in rig.placement().items() if p["reader"] == req["reader"]]
+            for slot in slots:
+                rig.field.remove(slot)
+            return {"pulled": slots}
         if op == "eject":
             return {"ejected": rig.eject(Path(req["store"]))}
         if op == "trace":

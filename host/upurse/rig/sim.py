@@ -31,11 +31,12 @@ TG_INIT_AS_TARGET = b"\x8c"  # §7.3.14: the card board arms its PN532
 ARM_WAIT = 10.0  # seconds a rebooted card board may take to arm
 CARD_HEAP = "128k"  # the applet and the PN532 driver: 96k runs the symmetric path, the
 # public-key roll (seed Fig. 18) needs 128k (an RP2040 has ~190k; an ESP32 without PSRAM ~110k)
+TERMINAL_HEAP = "192k"  # settlement, journal, CRL and the public-key roll, with the trace on
 
 
 class SimRig:
     def __init__(self, workdir: Path, *, buffer: int = 262, card_heap: str | None = CARD_HEAP,
-                 terminal_heap: str | None = None) -> None:
+                 terminal_heap: str | None = TERMINAL_HEAP) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.field = Field(buffer=buffer)
