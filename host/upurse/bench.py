@@ -49,8 +49,8 @@ def min_heap_kb(tmp: Path, compiled: Path) -> int:
     lo, hi = 16, 256
     while lo < hi:
         mid = (lo + hi) // 2
-        proc = _run("micropython", SCRIPTS / "flow.py", str(_cards(tmp, "micropython")),
-                    heap=f"{mid}k", path=(compiled,))
+        proc = _run("micropython", TEST_HELPERS / "flow_inprocess.py",
+                    str(_cards(tmp, "micropython")), heap=f"{mid}k", path=(compiled,))
         if proc.returncode == 0:
             hi = mid
         else:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from upurse.inline import inline
 from upurse.port import FIRMWARE
 
 ROOT = FIRMWARE.parent
@@ -28,7 +29,8 @@ def mpy_cross() -> str:
 
 
 def compile_packages(out: Path, packages: tuple[str, ...]) -> list[Path]:
-    """Compile firmware/<package>/**.py into out/<package>/**.mpy; returns the files made."""
+    """Compile firmware/<package>/**.py into out/<package>/**.mpy, protocol constants folded
+    in (upurse.inline); returns the files made."""
     made = []
     for package in packages:
         for src in sorted((FIRMWARE / package).rglob("*.py")):
@@ -37,8 +39,11 @@ def compile_packages(out: Path, packages: tuple[str, ...]) -> list[Path]:
                 continue
             dst = out / rel.with_suffix(".mpy")
             dst.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run([mpy_cross(), "-O3", "-o", str(dst), "-s", str(rel), str(src)],
-                           check=True, capture_output=True)
+            with tempfile.NamedTemporaryFile("w", suffix=".py") as folded:
+                folded.write(inline(src.read_text()))
+                folded.flush()
+                subprocess.run([mpy_cross(), "-O3", "-o", str(dst), "-s", str(rel), folded.name],
+                               check=True, capture_output=True)
             made.append(dst)
     return made
 
@@ -68,8 +73,10 @@ def _fill(out: Path, role: str, board: str) -> None:
 
 
 def sources(role: str, board: str) -> list[Path]:
-    """Every file a build of `role` for `board` is made from."""
-    files = [BOARDS / board / "board.py", FIRMWARE / role / "main.py"]
+    """Every file a build of `role` for `board` is made from (and the tools that make it)."""
+    here = Path(__file__).resolve().parent
+    files = [BOARDS / board / "board.py", FIRMWARE / role / "main.py", here / "build.py",
+             here / "inline.py"]  # the build steps shape the output too
     for package in ROLES[role]:
         files += sorted((FIRMWARE / package).rglob("*.py"))
     return files

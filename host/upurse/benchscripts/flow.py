@@ -9,7 +9,7 @@ import time
 from card.applet import Applet
 from card.store import Store
 from common import proto as P
-from terminal.settlement import settle
+from terminal.settlement import PURSES, settle
 
 NAMES = {P.INS_SELECT: "SELECT", P.INS_KEY_OBTAIN: "KEY_OBTAIN", P.INS_KEY_UPDATE: "KEY_UPDATE",
          P.INS_VALUE_TX_PERMISSION: "S2001", P.INS_VALUE_RX_PERMISSION: "S2002",
@@ -35,10 +35,10 @@ root = sys.argv[1]
 cpu_roll = {}
 a = Timed(Applet(Store(root + "/card1")), cpu_roll)
 b = Timed(Applet(Store(root + "/card2")), cpu_roll)
-roll = settle(b, a, P.PURSE_MONEY, 100, 20261125)
+roll = settle(b, a, PURSES["money"], 100, 20261125)
 cpu_plain = {}
 a.cpu = b.cpu = cpu_plain
-plain = settle(a, b, P.PURSE_MONEY, 10, 20261125)
+plain = settle(a, b, PURSES["money"], 10, 20261125)
 print(json.dumps({
     "exchanges_roll_transfer": roll["exchanges"],
     "exchanges_transfer": plain["exchanges"],
