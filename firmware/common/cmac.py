@@ -1,6 +1,7 @@
 """AES-CMAC (NIST SP 800-38B, RFC 4493) and the constant-time compare every MAC check uses."""
-from common.aes import cbc_encrypt, encrypt_block, xor_into
 from micropython import const
+
+from common.aes import cbc_encrypt, encrypt_block, xor_into
 
 _RB = const(0x87)
 

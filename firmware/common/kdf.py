@@ -3,8 +3,9 @@
 Layout (SP 800-108r1 4.1): K(i) = CMAC(KI, [i]_8 || Label || 0x00 || Context || [L]_16),
 the same building block GlobalPlatform SCP03 uses for its session keys.
 """
-from common.cmac import cmac
 from micropython import const
+
+from common.cmac import cmac
 
 _MAX_LENGTH = const(255 * 16)  # an 8-bit counter gives at most 255 blocks (SP 800-108r1 4.1)
 

@@ -44,9 +44,11 @@ def resolve_pending(a, b, steps):
         if pend_out is not None:
             context = bytes(pend_out[P.TAG_CONTEXT])
             if T.unpack(context)[4] == payee.card_id:
-                proof, c = _credit(payer.link, payee.link, context, pend_out[P.TAG_RX_CHALLENGE])
+                proof, c = _credit(payer.link, payee.link, context,
+                                   pend_out[P.TAG_RX_CHALLENGE])
                 payer.link.command(STEP, P.INS_VALUE_TX_CONFIRM,
-                                   encode(P.TAG_CREDIT_PROOF, proof) + encode(P.TAG_TX_RANDOM, c[7]))
+                                   encode(P.TAG_CREDIT_PROOF, proof)
+                                   + encode(P.TAG_TX_RANDOM, c[7]))
                 done.append(_outcome("completed", c))
                 continue
         if pend_in is not None:
