@@ -1,4 +1,4 @@
-"""Shared fixtures: run firmware scripts on both interpreters."""
+"""Shared fixtures: run firmware scripts on both interpreters, firmware/common compiled."""
 from __future__ import annotations
 
 import subprocess
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from upurse.build import compile_packages
 from upurse.interpreters import INTERPRETERS, command
 from upurse.port import install
 
@@ -33,3 +34,11 @@ def run_firmware(interpreter: str, script: str | Path, *args: str, heap: str | N
 @pytest.fixture(params=INTERPRETERS)
 def interpreter(request) -> str:
     return request.param
+
+
+@pytest.fixture(scope="session")
+def compiled_common(tmp_path_factory) -> Path:
+    """firmware/common as mpy-cross bytecode: from source, p256 + cvc + crl outgrow 64k."""
+    out = tmp_path_factory.mktemp("mpy")
+    compile_packages(out, ("common",))
+    return out

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import re
-from pathlib import Path
 
 import pytest
 from conftest import MPY_TESTS, run_firmware
@@ -21,7 +20,6 @@ from common.proto import (
     TAG_CRL_SEQUENCE,
     TAG_CV_CAR,
 )
-from upurse.build import compile_packages
 from upurse.ca import create_ca, issue_card_certificate, issue_crl
 
 SCRIPT = MPY_TESTS / "check_crl.py"
@@ -29,14 +27,6 @@ HEAP = "96k"  # the terminal checks CRLs: its board budget, with common/ as byte
 SEED = 0xC71
 CA_REFERENCE = b"ZZUPURSE00001"
 ISSUED = 20260301
-
-
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory) -> Path:
-    """firmware/common as mpy-cross bytecode: from source, p256 + cvc + crl outgrow 64k."""
-    out = tmp_path_factory.mktemp("mpy")
-    compile_packages(out, ("common",))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +129,7 @@ def _cases(ca) -> list[tuple[str, str, bytes | None, int | None, list[bytes], li
     ]
 
 
-def test_firmware_verifies_and_refuses(ca, interpreter, compiled, tmp_path):
+def test_firmware_verifies_and_refuses(ca, interpreter, compiled_common, tmp_path):
     cases = _cases(ca)
     index, blob = tmp_path / "crl.txt", tmp_path / "crl.bin"
     with index.open("w") as out, blob.open("wb") as raw:
@@ -150,7 +140,7 @@ def test_firmware_verifies_and_refuses(ca, interpreter, compiled, tmp_path):
                       + "\n")
             raw.write(b"".join(sorted(listed)) + b"".join(unlisted) + data)
     output = run_firmware(interpreter, SCRIPT, str(index), str(blob), ca.public_key.hex(),
-                          heap=HEAP, path=(compiled,))
+                          heap=HEAP, path=(compiled_common,))
     accepted = [c for c in cases if c[1] == "ok"]
     lookups = sum(len(c[4]) + len(c[5]) for c in accepted)
     match = re.search(r"^OK crl (\d+) cases \((\d+) accepted, (\d+) refused, "

@@ -24,7 +24,6 @@ from cvc.terminal import TypeST
 
 from common import cvc, tlv  # noqa: I001 - firmware, on the path from conftest's install()
 from common.proto import TAG_CV_BODY, TAG_CV_PUBLIC_KEY
-from upurse.build import compile_packages
 from upurse.ca import CertificateAuthority, create_ca, issue_card_certificate
 
 SCRIPT = MPY_TESTS / "check_cvc.py"
@@ -63,14 +62,6 @@ class Pki:
 
     def signed(self, body: bytes, ca: CertificateAuthority | None = None) -> bytes:
         return cvc.certificate(body, (ca or self.ca).sign(body))
-
-
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory) -> Path:
-    """firmware/common as mpy-cross bytecode: from source, p256 + cvc + crl outgrow 64k."""
-    out = tmp_path_factory.mktemp("mpy")
-    compile_packages(out, ("common",))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +307,7 @@ def _cases(pki: Pki) -> list[tuple[str, str, int, bytes | None, bytes | None, by
     ]
 
 
-def test_firmware_verifies_and_refuses(pki, interpreter, compiled, tmp_path):
+def test_firmware_verifies_and_refuses(pki, interpreter, compiled_common, tmp_path):
     cases = _cases(pki)
     path = tmp_path / "cvc.txt"
     with path.open("w") as out:
@@ -325,7 +316,7 @@ def test_firmware_verifies_and_refuses(pki, interpreter, compiled, tmp_path):
                                 car.decode() if car else "-", card_id.hex() if card_id else "-",
                                 cert.hex()]) + "\n")
     output = run_firmware(interpreter, SCRIPT, str(path), pki.ca.public_key.hex(),
-                          heap=HEAP, path=(compiled,))
+                          heap=HEAP, path=(compiled_common,))
     accepted = sum(c[1] == "ok" for c in cases)
     match = re.search(r"^OK cvc (\d+) cases \((\d+) accepted, (\d+) refused\)$", output, re.M)
     assert match, output

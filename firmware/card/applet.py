@@ -151,25 +151,39 @@ class Applet:
 
     def key_update(self, p1, data):
         """S1103A: authenticate the wrapped key against our update random; S1104A: install it."""
-        f = parse(data)
-        source_id = need(f, P.TAG_PEER_ID, P.CARD_ID_LEN)
-        new_id = need_uint(f, P.TAG_TRANSFER_KEY_ID, 2)
-        update_key_id = need_uint(f, P.TAG_UPDATE_KEY_ID, 2)
-        wrapped = need(f, P.TAG_WRAPPED_KEY, P.WRAPPED_KEY_LEN)
-        update_random = self.update_random
-        self.update_random = None  # single use, whatever the outcome
-        check(update_random is not None, P.SW_WRONG_STATE)
         s = self.state
-        check(s.update_key and s.scheme != P.SCHEME_PRELOADED, P.SW_WRONG_STATE)
-        check(bytes(source_id) != s.card_id, P.SW_WRONG_DATA)
-        check(update_key_id == s.update_key_id, P.SW_NOT_FOUND)
+        source_id, new_id, update_key_id, wrapped, update_random = self.key_request(
+            data, P.TAG_WRAPPED_KEY, P.WRAPPED_KEY_LEN,
+            s.update_key and s.scheme != P.SCHEME_PRELOADED)
         key = open_wrapped_key(s.update_key, update_random, s.card_id, source_id, new_id,
                                update_key_id, wrapped)
         check(key is not None, P.SW_SECURITY)
         # S1104A: newer than ours and not above the upper limit of transfer key ID
         check(s.transfer_key_id < new_id <= s.transfer_key_limit, P.SW_KEY_ID_REFUSED)
-        s.prev_transfer_key_id, s.prev_transfer_key = s.transfer_key_id, s.transfer_key
-        s.transfer_key_id, s.transfer_key = new_id, key
+        return self.install_transfer_key(new_id, key)
+
+    def key_request(self, data, tag, length, usable):
+        """The fields of a key update from a source card (S1103A, S6103A) and our update random,
+        checked: `usable` says this card's scheme takes such an update. The update random is
+        spent, whatever the outcome. (source ID, new key ID, update key ID, `tag` value, random)."""
+        f = parse(data)
+        source_id = bytes(need(f, P.TAG_PEER_ID, P.CARD_ID_LEN))
+        new_id = need_uint(f, P.TAG_TRANSFER_KEY_ID, 2)
+        update_key_id = need_uint(f, P.TAG_UPDATE_KEY_ID, 2)
+        value = need(f, tag, length)
+        update_random = self.update_random
+        self.update_random = None  # single use, whatever the outcome
+        check(update_random is not None, P.SW_WRONG_STATE)
+        s = self.state
+        check(usable, P.SW_WRONG_STATE)
+        check(source_id != s.card_id, P.SW_WRONG_DATA)
+        check(update_key_id == s.update_key_id, P.SW_NOT_FOUND)
+        return source_id, new_id, update_key_id, value, update_random
+
+    def install_transfer_key(self, new_id, key):
+        """S1104A, S6104A: the new transfer key, the old one kept as the previous (recovery of
+        transfers made under it); saved. The answer: the new transfer key ID."""
+        self.state.roll_transfer_key(new_id, key)
         self.save()
         return uint(P.TAG_TRANSFER_KEY_ID, new_id, 2)
 
@@ -290,16 +304,22 @@ class Applet:
 
     def value_tx_confirm(self, p1, data):
         """The payee's credit proof clears the payer's pending record: the transfer is done."""
+        return self.clear_pending(data, "pending_out", P.TAG_CREDIT_PROOF, T.CREDIT_PROOF,
+                                  P.TAG_TX_RANDOM, 7)
+
+    def clear_pending(self, data, name, proof_tag, label, random_tag, field):
+        """Drop the pending record `name` of the state once the peer proves it may go: the
+        random number sent (`random_tag`) is its context's `field`, and the proof sent
+        (`proof_tag`) is the MAC of `label` under the record's session key."""
         f = parse(data)
-        proof = need(f, P.TAG_CREDIT_PROOF, P.MAC_LEN)
-        tx_random = bytes(need(f, P.TAG_TX_RANDOM, P.RANDOM_LEN))
+        proof = need(f, proof_tag, P.MAC_LEN)
+        random = bytes(need(f, random_tag, P.RANDOM_LEN))
         s = self.state
-        pending = s.pending_out
-        check(pending is not None and T.unpack(pending[: T.CONTEXT_LEN])[7] == tx_random,
-               P.SW_NOT_FOUND)
-        key = T.record_key(pending)
-        check(T.check(key, T.CREDIT_PROOF, proof), P.SW_SECURITY)
-        s.pending_out = None
+        pending = getattr(s, name)
+        check(pending is not None and T.unpack(pending[: T.CONTEXT_LEN])[field] == random,
+              P.SW_NOT_FOUND)
+        check(T.check(T.record_key(pending), label, proof), P.SW_SECURITY)
+        setattr(s, name, None)
         self.save()
         return b""
 

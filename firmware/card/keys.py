@@ -12,7 +12,7 @@ from card.applet import check
 from common import proto as P
 from common.cmac import cmac, equal
 from common.kdf import derive
-from common.tlv import encode, need, need_uint, parse, uint
+from common.tlv import encode, need, parse, uint
 
 # State record tags (private class, clear of card/state.py's C0-C2)
 T_SECRET_KEY = const(0xC3)  # card secret key 103A (P-256, 32 bytes): never leaves the card
@@ -117,27 +117,15 @@ def key_activation_obtain(applet, p1, data):
 def key_activate(applet, p1, data):
     """S6103A: check the activation against our update random; S6104A: the new ID must be
     newer, not above the upper limit of transfer key ID, and one of the pre-loaded keys."""
-    f = parse(data)
-    source_id = bytes(need(f, P.TAG_PEER_ID, P.CARD_ID_LEN))
-    new_id = need_uint(f, P.TAG_TRANSFER_KEY_ID, 2)
-    update_key_id = need_uint(f, P.TAG_UPDATE_KEY_ID, 2)
-    tag = need(f, P.TAG_MAC, P.MAC_LEN)
-    update_random = applet.update_random
-    applet.update_random = None  # single use, whatever the outcome
-    check(update_random is not None, P.SW_WRONG_STATE)
     s = applet.state
-    check(s.scheme == P.SCHEME_PRELOADED, P.SW_WRONG_STATE)
-    check(source_id != s.card_id, P.SW_WRONG_DATA)
-    check(update_key_id == s.update_key_id, P.SW_NOT_FOUND)
+    source_id, new_id, update_key_id, tag, update_random = applet.key_request(
+        data, P.TAG_MAC, P.MAC_LEN, s.scheme == P.SCHEME_PRELOADED)
     check(equal(activation(s.update_key, update_random, s.card_id, source_id, new_id,
                            update_key_id), tag), P.SW_SECURITY)
     check(s.transfer_key_id < new_id <= s.transfer_key_limit, P.SW_KEY_ID_REFUSED)
     key = preloaded(s).get(new_id)
     check(key is not None, P.SW_NOT_FOUND)
-    s.prev_transfer_key_id, s.prev_transfer_key = s.transfer_key_id, s.transfer_key
-    s.transfer_key_id, s.transfer_key = new_id, key
-    applet.save()
-    return uint(P.TAG_TRANSFER_KEY_ID, new_id, 2)
+    return applet.install_transfer_key(new_id, key)
 
 
 HANDLERS = {

@@ -122,8 +122,7 @@ def pk_key_update(applet, p1, data):
     take_update_key = (uk is not None and s.scheme == P.SCHEME_HYBRID_UPDATE
                        and uk_id > s.update_key_id)
     check(not take_update_key or uk_id <= s.update_key_limit, P.SW_KEY_ID_REFUSED)
-    s.prev_transfer_key_id, s.prev_transfer_key = s.transfer_key_id, s.transfer_key
-    s.transfer_key_id, s.transfer_key = tk_id, tk
+    s.roll_transfer_key(tk_id, tk)
     if take_update_key:
         s.update_key_id, s.update_key = uk_id, uk
     applet.save()

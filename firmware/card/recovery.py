@@ -51,15 +51,5 @@ def pending_resolve(applet, p1, data):
 
 def value_rx_abort(applet, p1, data):
     """The payer's abort proof drops the payee's tentative credit: no value moved."""
-    f = parse(data)
-    proof = need(f, P.TAG_ABORT_PROOF, P.MAC_LEN)
-    rx_random = bytes(need(f, P.TAG_RX_RANDOM, P.RANDOM_LEN))
-    s = applet.state
-    pending = s.pending_in
-    check(pending is not None and T.unpack(pending[: T.CONTEXT_LEN])[8] == rx_random,
-           P.SW_NOT_FOUND)
-    key = T.record_key(pending)
-    check(T.check(key, T.ABORT_PROOF, proof), P.SW_SECURITY)
-    s.pending_in = None
-    applet.save()
-    return b""
+    return applet.clear_pending(data, "pending_in", P.TAG_ABORT_PROOF, T.ABORT_PROOF,
+                                P.TAG_RX_RANDOM, 8)

@@ -54,6 +54,12 @@ class CardState:
         self.purses = {}  # purse -> [value balance, maximum balance]
         self.log = []  # newest last, at most LOG_SIZE packed entries
 
+    def roll_transfer_key(self, key_id, key):
+        """Make `key` the transfer key; the one it replaces stays as the previous, so that
+        recovery can still answer for transfers made under it (card/recovery.py)."""
+        self.prev_transfer_key_id, self.prev_transfer_key = self.transfer_key_id, self.transfer_key
+        self.transfer_key_id, self.transfer_key = key_id, key
+
     def encode(self):
         out = []
         for tag, name, size in _INTS:

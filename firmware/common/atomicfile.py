@@ -1,19 +1,29 @@
-"""One small file in a folder, always replaced whole (the same scheme as card/store.py).
+"""Small files replaced whole: the card's store, the terminal's journal, CA key and CRL.
 
 Each write goes to `NAME.new`, then a rename puts it over `NAME`; POSIX and littlefs make the
 rename atomic, so after a power cut the file holds the old bytes or the new, never a mix. A
-stray `.new` left by a cut is dropped at the next read.
+stray `.new` left by a cut is dropped at the next read of an AtomicFile.
 
     f = AtomicFile("/journal", "records")
     f.write(b"...")
     data = f.read()  # None until the first write
+    replace("/crl", data)  # the same write, for a file read some other way
 """
 import os
+
+
+def replace(path, data):
+    """Put `data` in the file `path` whole: written to `path.new`, then renamed over `path`."""
+    new = path + ".new"
+    with open(new, "wb") as f:
+        f.write(data)
+    os.rename(new, path)
 
 
 class AtomicFile:
     def __init__(self, folder, name):
         folder = folder.rstrip("/") if len(folder) > 1 else folder
+        self.folder = folder
         self.path = folder + "/" + name
         self._new = self.path + ".new"
         try:
@@ -34,6 +44,4 @@ class AtomicFile:
             return None
 
     def write(self, data):
-        with open(self._new, "wb") as f:
-            f.write(data)
-        os.rename(self._new, self.path)
+        replace(self.path, data)

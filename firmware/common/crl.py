@@ -17,7 +17,6 @@ heap: 1000 revoked cards cost 8 kB of CRL buffer and nothing more.
     if card_id in revoked: ...  # `revoked` reads `data`: keep that buffer
 """
 from common import tlv
-from common.cvc import CertificateError, bcd_date, check_signature, parse_date, signed
 from common.proto import (
     CARD_ID_LEN,
     TAG_CRL,
@@ -27,6 +26,16 @@ from common.proto import (
     TAG_CRL_SEQUENCE,
     TAG_CV_CAR,
     TAG_CV_SIGNATURE,
+)
+from common.signed import (
+    CertificateError,
+    bcd_date,
+    check_authority,
+    check_signature,
+    field,
+    fields,
+    parse_date,
+    signed,
 )
 
 
@@ -98,27 +107,18 @@ def assemble(content_tlv, signature):
     return tlv.encode(TAG_CRL, bytes(content_tlv) + tlv.encode(TAG_CV_SIGNATURE, signature))
 
 
-def _field(parts, i, tag):
-    if parts[i][0] != tag:
-        raise CertificateError("malformed")
-    return parts[i][1]
-
-
 def parse(data):
     """A Crl, structure checked (not the signature); CertificateError when malformed."""
     signed_tlv, value, signature = signed(data, TAG_CRL, TAG_CRL_CONTENT)
-    try:
-        parts = list(tlv.items(value))
-    except ValueError:
-        raise CertificateError("malformed") from None
+    parts = fields(value)
     if len(parts) != 4:
         raise CertificateError("malformed")
-    car = bytes(_field(parts, 0, TAG_CV_CAR))
-    sequence = _field(parts, 1, TAG_CRL_SEQUENCE)
+    car = bytes(field(parts, 0, TAG_CV_CAR))
+    sequence = field(parts, 1, TAG_CRL_SEQUENCE)
     if len(sequence) != 4:
         raise CertificateError("malformed")
-    issued = parse_date(_field(parts, 2, TAG_CRL_ISSUED))
-    ids = _field(parts, 3, TAG_CRL_REVOKED)
+    issued = parse_date(field(parts, 2, TAG_CRL_ISSUED))
+    ids = field(parts, 3, TAG_CRL_REVOKED)
     if len(ids) % CARD_ID_LEN:
         raise CertificateError("malformed")
     revoked = Revoked(ids)
@@ -137,7 +137,6 @@ def verify(data, ca_public_key, car=None):
     `car`, when given, is the CA reference the list must name.
     """
     crl = parse(data)
-    if car is not None and crl.car != bytes(car):
-        raise CertificateError("authority")
+    check_authority(crl.car, car)
     check_signature(ca_public_key, crl.content, crl.signature)
     return crl.sequence, crl.revoked

@@ -29,7 +29,6 @@ terminal (00, the end entity) for cards; both hold the "generate electronic sign
     cert = cvc.verify(data, ca_public_key, 20250601, b"ZZUPURSE00001")
     cert.card_id  # CARD_ID_LEN bytes
 """
-import hashlib
 from binascii import hexlify, unhexlify
 
 from micropython import const
@@ -57,6 +56,16 @@ from common.proto import (
     TAG_CV_PUBLIC_KEY,
     TAG_CV_SIGNATURE,
 )
+from common.signed import (  # shared with common/crl.py
+    CertificateError,
+    bcd_date,
+    check_authority,
+    check_signature,
+    field,
+    fields,
+    parse_date,
+    signed,
+)
 
 # 0.4.0.127.0.7.2.2.2.2.3 id-TA-ECDSA-SHA-256 (TR-03110-3 A.6.4)
 ECDSA_SHA256 = b"\x04\x00\x7f\x00\x07\x02\x02\x02\x02\x03"
@@ -67,7 +76,6 @@ CHAT_CARD = const(0x01)  # role terminal, generate electronic signature
 _ROLE_MASK = const(0xC0)
 _ROLE_TERMINAL = const(0x00)
 _POINT_LEN = const(65)
-_SIGNATURE_LEN = const(64)
 _REFERENCE_MAX = const(16)  # CAR and CHR, TR-03110-3 A.6.1
 
 # P-256 (FIPS 186-4 D.1.2.3 / SEC 2 2.4.2) in the encoding of TR-03110-3 D.3.3.
@@ -80,10 +88,6 @@ _P256 = (
     (TAG_CV_ORDER, "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"),
     (TAG_CV_COFACTOR, "01"),
 )
-
-
-class CertificateError(ValueError):
-    """A certificate (or CRL) was refused; args[0] names the check: "signature", "expired"..."""
 
 
 class Certificate:
@@ -131,33 +135,6 @@ def card_id(chr):
     return unhexlify(bytes(chr))
 
 
-# --- dates: YYYYMMDD ints <-> 6 unpacked BCD digits YYMMDD (TR-03110-3 D.2.1.3)
-
-
-def bcd_date(yyyymmdd):
-    year, md = divmod(yyyymmdd, 10000)
-    month, day = divmod(md, 100)
-    if not (2000 <= year <= 2099 and 1 <= month <= 12 and 1 <= day <= 31):
-        raise ValueError("date out of range")
-    year -= 2000
-    return bytes((year // 10, year % 10, month // 10, month % 10, day // 10, day % 10))
-
-
-def parse_date(value):
-    """YYYYMMDD from 6 BCD digits; CertificateError("malformed") if they are not a date."""
-    if len(value) != 6:
-        raise CertificateError("malformed")
-    n = 0
-    for d in value:
-        if d > 9:
-            raise CertificateError("malformed")
-        n = n * 10 + d
-    month, day = n // 100 % 100, n % 100
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        raise CertificateError("malformed")
-    return 20000000 + n
-
-
 # --- encoding (the host's CA calls these; the card and terminal only parse)
 
 
@@ -198,45 +175,6 @@ def certificate(body_tlv, signature):
 # --- parsing and verification
 
 
-def _parts(data):
-    try:
-        return list(tlv.items(data))
-    except ValueError:
-        raise CertificateError("malformed") from None
-
-
-def signed(data, outer, inner):
-    """Split `data` = outer { inner {...} 5F37 r||s } into (inner TLV, inner value, signature).
-
-    The inner TLV is returned as the exact bytes received: the signature covers them. Shared
-    with common/crl.py.
-    """
-    parts = _parts(data)
-    if len(parts) != 1 or parts[0][0] != outer:
-        raise CertificateError("malformed")
-    value = parts[0][1]
-    parts = _parts(value)
-    if (len(parts) != 2 or parts[0][0] != inner or parts[1][0] != TAG_CV_SIGNATURE
-            or len(parts[1][1]) != _SIGNATURE_LEN):
-        raise CertificateError("malformed")
-    head = 2 if inner > 0xFF else 1
-    n = value[head]
-    head += 1 + (n & 0x7F if n & 0x80 else 0)  # tlv.items has checked the length field
-    return value[: head + len(parts[0][1])], parts[0][1], bytes(parts[1][1])
-
-
-def check_signature(ca_public_key, signed_tlv, signature):
-    """CertificateError("signature") unless the CA signed `signed_tlv` (ECDSA P-256, SHA-256)."""
-    if not p256.verify(ca_public_key, hashlib.sha256(signed_tlv).digest(), signature):
-        raise CertificateError("signature")
-
-
-def _field(parts, i, tag):
-    if i >= len(parts) or parts[i][0] != tag:
-        raise CertificateError("malformed")
-    return parts[i][1]
-
-
 def _reference(value):
     if not 1 <= len(value) <= _REFERENCE_MAX:
         raise CertificateError("malformed")
@@ -245,8 +183,8 @@ def _reference(value):
 
 def _point(value):
     """The public point of a 7F49 value; refuses domain parameters other than P-256's."""
-    parts = _parts(value)
-    if _field(parts, 0, TAG_CV_OID) != ECDSA_SHA256:
+    parts = fields(value)
+    if field(parts, 0, TAG_CV_OID) != ECDSA_SHA256:
         raise CertificateError("algorithm")
     point = None
     last = 0
@@ -276,23 +214,23 @@ def parse(data):
     role or point: verify() does.
     """
     signed_tlv, value, signature = signed(data, TAG_CV_CERTIFICATE, TAG_CV_BODY)
-    parts = _parts(value)
-    if _field(parts, 0, TAG_CV_PROFILE) != b"\x00":
+    parts = fields(value)
+    if field(parts, 0, TAG_CV_PROFILE) != b"\x00":
         raise CertificateError("profile")
-    car = _reference(_field(parts, 1, TAG_CV_CAR))
-    point = _point(_field(parts, 2, TAG_CV_PUBLIC_KEY))
-    chr = _reference(_field(parts, 3, TAG_CV_CHR))
+    car = _reference(field(parts, 1, TAG_CV_CAR))
+    point = _point(field(parts, 2, TAG_CV_PUBLIC_KEY))
+    chr = _reference(field(parts, 3, TAG_CV_CHR))
     i = 4
     chat = None
     if i < len(parts) and parts[i][0] == TAG_CV_CHAT:
-        chat_parts = _parts(parts[i][1])
-        bits = _field(chat_parts, 1, TAG_CV_CHAT_BITS)
-        if _field(chat_parts, 0, TAG_CV_OID) != ID_ST or len(chat_parts) != 2 or len(bits) != 1:
+        chat_parts = fields(parts[i][1])
+        bits = field(chat_parts, 1, TAG_CV_CHAT_BITS)
+        if field(chat_parts, 0, TAG_CV_OID) != ID_ST or len(chat_parts) != 2 or len(bits) != 1:
             raise CertificateError("role")
         chat = bits[0]
         i += 1
-    effective = parse_date(_field(parts, i, TAG_CV_EFFECTIVE))
-    expiration = parse_date(_field(parts, i + 1, TAG_CV_EXPIRATION))
+    effective = parse_date(field(parts, i, TAG_CV_EFFECTIVE))
+    expiration = parse_date(field(parts, i + 1, TAG_CV_EXPIRATION))
     if len(parts) != i + 2:  # no certificate extensions (65) are defined for cards
         raise CertificateError("malformed")
     return Certificate(signed_tlv, signature, car, point, chr, chat, effective, expiration)
@@ -306,8 +244,7 @@ def verify(data, ca_public_key, date, car=None):
     the signature last.
     """
     cert = parse(data)
-    if car is not None and cert.car != bytes(car):
-        raise CertificateError("authority")
+    check_authority(cert.car, car)
     if cert.chat is None or cert.chat & _ROLE_MASK != _ROLE_TERMINAL:
         raise CertificateError("role")  # a CA certificate is no card's
     if cert.card_id is None:

@@ -169,6 +169,20 @@ class Pn532:
             raise Pn532Error(status & _STATUS_ERROR)
         return status & _MI
 
+    def _chained(self, at, size, cmd, head, timeout_ms):
+        """The data of the response at buf[at:at + size] (status byte first), and while its MI
+        bit is set, of the parts that follow, fetched by repeating `cmd` with `head` (§7.3.8,
+        §7.3.16): one fresh bytes object."""
+        more = self._status(at)
+        if not more:
+            return bytes(self._mv[at + 1 : at + size])
+        out = bytearray(self._mv[at + 1 : at + size])
+        while more:
+            at, size = self._call(cmd, head, b"", timeout_ms)
+            more = self._status(at)
+            out += self._mv[at + 1 : at + size]
+        return bytes(out)
+
     # -- set-up -----------------------------------------------------------------------------
 
     def begin(self):
@@ -252,15 +266,7 @@ class Pn532:
             self._status(at)
             i += step
         at, size = self._call(_IN_DATA_EXCHANGE, b"\x01", mv[i:], wait)
-        more = self._status(at)
-        if not more:
-            return bytes(self._mv[at + 1 : at + size])
-        out = bytearray(self._mv[at + 1 : at + size])
-        while more:
-            at, size = self._call(_IN_DATA_EXCHANGE, b"\x01", b"", wait)
-            more = self._status(at)
-            out += self._mv[at + 1 : at + size]
-        return bytes(out)
+        return self._chained(at, size, _IN_DATA_EXCHANGE, b"\x01", wait)
 
     def release(self):
         """InRelease all targets (§7.3.11); on the target side it ends the emulation."""
@@ -304,15 +310,7 @@ class Pn532:
         init_as_target. timeout_ms None waits as long as the reader keeps us.
         """
         at, size = self._call(_TG_GET_DATA, b"", b"", timeout_ms)
-        more = self._status(at)
-        if not more:
-            return bytes(self._mv[at + 1 : at + size])
-        out = bytearray(self._mv[at + 1 : at + size])
-        while more:
-            at, size = self._call(_TG_GET_DATA, b"", b"", timeout_ms)
-            more = self._status(at)
-            out += self._mv[at + 1 : at + size]
-        return bytes(out)
+        return self._chained(at, size, _TG_GET_DATA, b"", timeout_ms)
 
     def set_data(self, resp):
         """Send the response APDU: TgSetMetaData (MI) for leading parts, TgSetData (§7.3.17)."""

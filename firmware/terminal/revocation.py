@@ -9,10 +9,10 @@ bring a revoked card back. With a `path` the list survives restarts (new file, t
     holder.offer(crl_bytes)  # True when newer than the one held
     settle(a, b, purse, amount, date, crl=holder)
 """
-import os
 from binascii import hexlify
 
 from common import crl as _crl
+from common.atomicfile import replace
 from terminal.cardlink import SettlementError
 
 
@@ -51,9 +51,7 @@ class CrlHolder:
             return False
         self._data, self.sequence, self.revoked = data, sequence, revoked
         if save and self.path is not None:
-            with open(self.path + ".new", "wb") as f:
-                f.write(data)
-            os.rename(self.path + ".new", self.path)
+            replace(self.path, data)
         return True
 
     def data(self):

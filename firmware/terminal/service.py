@@ -275,9 +275,9 @@ class Service:
         return self.storage + "/" + name
 
     def _write(self, name, data):
-        with open(self._path(name + ".new"), "wb") as f:
-            f.write(data)
-        os.rename(self._path(name + ".new"), self._path(name))
+        from common.atomicfile import replace
+
+        replace(self._path(name), data)
 
     def _remove(self, name):
         try:

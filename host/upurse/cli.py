@@ -246,15 +246,47 @@ def cmd_card_log(args) -> None:
 
 # -- transfer and demo ----------------------------------------------------------------------------
 
+def transfer_problem(payer: str, payee: str, amount: int) -> str | None:
+    """What is wrong with a transfer on its face (both modes refuse it), or None."""
+    if payer == payee:
+        return "payer and payee are the same card"
+    if amount <= 0:
+        return f"amount {amount} must be a positive whole number"
+    return None
+
+
+def revoked_text(issuer: Issuer, e: SettlementError) -> str | None:
+    """The line for a settlement refused because a card is on the CRL (its `card_id` is set:
+    terminal.revocation.RevokedCard), or None for any other failure."""
+    if getattr(e, "card_id", None) is None:
+        return None
+    known = issuer.card_by_id(e.card_id)
+    return f"card {known.name if known else e.card_id.hex()} is revoked: {e}"
+
+
+def transfer_result(issuer: Issuer, payer: str, payee: str, amount: int, purse: int, day: date,
+                    receipt: dict) -> dict:
+    """What `upurse transfer` reports of a settlement receipt, in either mode."""
+    return {
+        "payer": payer, "payee": payee, "amount": amount, "purse": PURSE_NAMES[purse],
+        "date": day.isoformat(), "payer_card_id": receipt["payer"].hex(),
+        "payee_card_id": receipt["payee"].hex(), "payer_balance": receipt["payer_balance"],
+        "payee_balance": receipt["payee_balance"], "key_roll": receipt["key_roll"],
+        "transfer_key_id": receipt["transfer_key_id"], "steps": receipt["steps"],
+        "recovered": [_names(issuer, r) for r in receipt["recovered"]],
+        "exchanges": receipt["exchanges"],
+        "bytes_on_air": receipt["bytes_to_cards"] + receipt["bytes_from_cards"],
+    }
+
+
 def run_transfer(issuer: Issuer, payer: str, payee: str, amount: int, purse: int, day: date,
                  interpreter: str, trace=None, interrupt_after: str | None = None,
                  crl: Path | None = None) -> dict:
     """Recover what the journal or the cards know to be unfinished, then settle; the journal
     follows the settlement step by step, so a transfer cut anywhere can be finished later."""
-    if payer == payee:
-        raise UserError("payer and payee are the same card")
-    if amount <= 0:
-        raise UserError(f"amount {amount} must be a positive whole number")
+    problem = transfer_problem(payer, payee, amount)
+    if problem:
+        raise UserError(problem)
     journal = _journal(issuer)
     cut = FieldCut(interrupt_after) if interrupt_after else None
     with ExitStack() as stack:
@@ -266,10 +298,9 @@ def run_transfer(issuer: Issuer, payer: str, payee: str, amount: int, purse: int
             receipt = settle(*channels, purse, amount, _yyyymmdd(day), Witness(journal, trace),
                              crl=terminal_crl(issuer, crl))
         except SettlementError as e:
-            if getattr(e, "card_id", None) is not None:  # terminal.revocation.RevokedCard
-                known = issuer.card_by_id(e.card_id)
-                raise UserError(f"card {known.name if known else e.card_id.hex()} is revoked: "
-                                f"{e}") from None
+            revoked = revoked_text(issuer, e)
+            if revoked:
+                raise UserError(revoked) from None
             if e.sw == proto.SW_PENDING:  # a record with a card not in the field
                 ids = [issuer.card(payer).card_id, issuer.card(payee).card_id]
                 hints = [_waiting_text(_names(issuer, w)) for w in waiting(journal, ids)]
@@ -282,18 +313,9 @@ def run_transfer(issuer: Issuer, payer: str, payee: str, amount: int, purse: int
                 f"transfer with either card, to finish it"
             ) from None
         receipt["recovered"] = before + receipt["recovered"]
-    return {
-        "payer": payer, "payee": payee, "amount": amount, "purse": PURSE_NAMES[purse],
-        "date": day.isoformat(), "payer_card_id": receipt["payer"].hex(),
-        "payee_card_id": receipt["payee"].hex(), "payer_balance": receipt["payer_balance"],
-        "payee_balance": receipt["payee_balance"], "key_roll": receipt["key_roll"],
-        "transfer_key_id": receipt["transfer_key_id"], "steps": receipt["steps"],
-        "recovered": [_names(issuer, r) for r in receipt["recovered"]],
-        "exchanges": receipt["exchanges"],
-        "bytes_on_air": receipt["bytes_to_cards"] + receipt["bytes_from_cards"],
-        "interpreter": interpreter,
-        "interrupt_after": interrupt_after,  # set here only when the step never came
-    }
+    return {**transfer_result(issuer, payer, payee, amount, purse, day, receipt),
+            "interpreter": interpreter,
+            "interrupt_after": interrupt_after}  # set here only when the step never came
 
 
 def cmd_transfer(args) -> None:

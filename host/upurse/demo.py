@@ -14,6 +14,7 @@ from __future__ import annotations
 import tempfile
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 from terminal.cardlink import CardLink  # noqa: E402  (port installed)
 from terminal.inspect import read_card  # noqa: E402
@@ -40,9 +41,49 @@ SEED_STEP_NAMES = {
 }
 
 
+# The story's two parts: (cards as (name, opening balance), their points, their scheme, the
+# keys the issuer rotates between the first card and the second)
+PARTS = (
+    ((("a", 1000), ("b", 500)), 20, "symmetric", ("transfer",)),
+    ((("c", 300), ("d", 200)), 0, "hybrid-update", ("transfer", "update")),
+)
+PART_TWO = "\n-- part two: public-key roll of the transfer key and the update key (Fig. 18) --\n"
+PART_TWO_TRANSFER = "\ntransfer d -> c, 50 money (update key IDs differ: the public-key path):"
+
+
 def _hex(data: bytes, limit: int = 24) -> str:
     h = data.hex().upper()
     return h if len(h) <= 2 * limit else h[: 2 * limit] + f"..({len(data)} B)"
+
+
+def cli_args(root: Path, **fields) -> SimpleNamespace:
+    """The CLI's argument namespace for the demo's own `upurse` commands, filled in each step."""
+    return SimpleNamespace(dir=root, json=False, **fields)
+
+
+def issue(args, part: int) -> None:
+    """The cards of part `part` (0 or 1) of the story, issued with `upurse card create`."""
+    from upurse.cli import cmd_card_create, cmd_rotate
+
+    cards, points, scheme, rotate = PARTS[part]
+    for i, (name, balance) in enumerate(cards):
+        if i:
+            for kind in rotate:
+                cmd_rotate(kind)(args)
+        args.name, args.balance, args.points, args.valid_until = name, balance, points, None
+        args.transfer_key_id, args.max_balance, args.scheme = None, 1_000_000, scheme
+        cmd_card_create(args)
+
+
+def show(issuer: Issuer, read) -> None:
+    """One line a card: `read(name)` is what a terminal reads off it (read_card's dict)."""
+    from upurse.cli import card_summary
+
+    for rec in issuer.cards():
+        s = card_summary(issuer, rec.name, read(rec.name))
+        print(f"  card {s['name']}: balance {s['balance']}, points {s['points']}, "
+              f"transfer key ID {s['transfer_key_id']}, update key ID {s['update_key_id']}, "
+              f"valid until {s['valid_until']}")
 
 
 def run_demo(args) -> None:
@@ -50,28 +91,18 @@ def run_demo(args) -> None:
         from upurse.demo_rig import run_rig_demo
 
         return run_rig_demo(args)
-    from upurse.cli import cmd_card_create, cmd_rotate, run_transfer
+    from upurse.cli import run_transfer
 
     interpreter = args.interpreter
     with tempfile.TemporaryDirectory(prefix="upurse-demo-") as tmp:
         root = Path(tmp) / "issuer"
         Issuer.init(root)
         print(f"issuer in {root}; cards run as `{interpreter}` processes\n")
-
-        class A:  # the CLI's argument namespace, filled in for each step
-            dir = root
-            json = False
-
-        A.interpreter = interpreter
-        for name, balance in (("a", 1000), ("b", 500)):
-            if name == "b":
-                cmd_rotate("transfer")(A)
-            A.name, A.balance, A.points, A.valid_until = name, balance, 20, None
-            A.transfer_key_id, A.max_balance, A.scheme = None, 1_000_000, "symmetric"
-            cmd_card_create(A)
+        a = cli_args(root, interpreter=interpreter)
+        issue(a, 0)
         issuer = Issuer(root)
         print("\nbefore:")
-        show(issuer, interpreter)
+        show_direct(issuer, interpreter)
         print("\ntransfer b -> a, 100 money (read/write means A holds payer b, B holds payee a):")
         print(f"  {'step':7} {'card':4} {'command APDU':52} {'response':52} {'ms':>4}")
 
@@ -83,37 +114,29 @@ def run_demo(args) -> None:
         print(f"\nkey roll: {r['key_roll']}; {r['exchanges']} card exchanges, "
               f"{r['bytes_on_air']} bytes on air")
         print("\nafter:")
-        show(issuer, interpreter)
-        public_key_roll(A, issuer, trace)
+        show_direct(issuer, interpreter)
+        public_key_roll(a, issuer, trace)
 
 
 def public_key_roll(args, issuer: Issuer, trace) -> None:
     """Part two: both keys rolled over the public-key path (seed Fig. 18)."""
-    from upurse.cli import cmd_card_create, cmd_rotate, run_transfer
+    from upurse.cli import run_transfer
 
-    print("\n-- part two: public-key roll of the transfer key and the update key (Fig. 18) --\n")
-    for name, balance in (("c", 300), ("d", 200)):
-        if name == "d":
-            cmd_rotate("transfer")(args)
-            cmd_rotate("update")(args)
-        args.name, args.balance, args.points, args.valid_until = name, balance, 0, None
-        args.transfer_key_id, args.max_balance, args.scheme = None, 1_000_000, "hybrid-update"
-        cmd_card_create(args)
-    print("\ntransfer d -> c, 50 money (update key IDs differ: the public-key path):")
+    print(PART_TWO)
+    issue(args, 1)
+    print(PART_TWO_TRANSFER)
     print(f"  {'step':7} {'card':4} {'command APDU':52} {'response':52} {'ms':>4}")
     r = run_transfer(issuer, "d", "c", 50, PURSES["money"], date.today(), args.interpreter, trace)
     print(f"\nkey roll: {r['key_roll']}; {r['exchanges']} card exchanges, "
           f"{r['bytes_on_air']} bytes on air")
     print("\nafter:")
-    show(issuer, args.interpreter)
+    show_direct(issuer, args.interpreter)
 
 
-def show(issuer: Issuer, interpreter: str) -> None:
-    from upurse.cli import card_summary
+def show_direct(issuer: Issuer, interpreter: str) -> None:
+    """show() with each card run as an `interpreter` process."""
+    def read(name: str) -> dict:
+        with CardProcess(issuer.card_store(name), interpreter) as proc:
+            return read_card(CardLink(proc, name))
 
-    for rec in issuer.cards():
-        with CardProcess(issuer.card_store(rec.name), interpreter) as proc:
-            s = card_summary(issuer, rec.name, read_card(CardLink(proc, rec.name)))
-        print(f"  card {s['name']}: balance {s['balance']}, points {s['points']}, "
-              f"transfer key ID {s['transfer_key_id']}, update key ID {s['update_key_id']}, "
-              f"valid until {s['valid_until']}")
+    show(issuer, read)

@@ -14,7 +14,8 @@ from datetime import date
 from pathlib import Path
 
 from upurse import rigmode
-from upurse.demo import SEED_STEP_NAMES, _hex
+from upurse.demo import PART_TWO, PART_TWO_TRANSFER, SEED_STEP_NAMES, _hex, cli_args, issue
+from upurse.demo import show as show_cards
 from upurse.issuer import Issuer
 from upurse.protocol import PURSES
 
@@ -35,26 +36,13 @@ def describe_frame(f: bytes) -> str:
 
 
 def run_rig_demo(args) -> None:
-    from upurse.cli import cmd_card_create, cmd_rotate
-
     with tempfile.TemporaryDirectory(prefix="upurse-demo-") as tmp:
         root = Path(tmp) / "issuer"
         Issuer.init(root)
         print(f"issuer in {root}; an emulated rig: terminal board, two reader PN532s, "
               "two card boards (micropython processes), the simulated field\n")
-
-        class A:  # the CLI's argument namespace, filled in for each step
-            dir = root
-            json = False
-            interpreter = "micropython"
-            port = terminal_port = None
-
-        for name, balance in (("a", 1000), ("b", 500)):
-            if name == "b":
-                cmd_rotate("transfer")(A)
-            A.name, A.balance, A.points, A.valid_until = name, balance, 20, None
-            A.transfer_key_id, A.max_balance, A.scheme = None, 1_000_000, "symmetric"
-            cmd_card_create(A)
+        a = cli_args(root, interpreter="micropython", port=None, terminal_port=None)
+        issue(a, 0)
         issuer = Issuer(root)
         with rigmode.session(args, issuer) as s:
             print(f"\nterminal board on {s.terminal.port}")
@@ -64,16 +52,9 @@ def run_rig_demo(args) -> None:
             transfer(s, "b", "a", 100)
             print("\nafter:")
             show(s, issuer)
-            print("\n-- part two: public-key roll of the transfer key and the update key "
-                  "(Fig. 18) --\n")
-            for name, balance in (("c", 300), ("d", 200)):
-                if name == "d":
-                    cmd_rotate("transfer")(A)
-                    cmd_rotate("update")(A)
-                A.name, A.balance, A.points, A.valid_until = name, balance, 0, None
-                A.transfer_key_id, A.max_balance, A.scheme = None, 1_000_000, "hybrid-update"
-                cmd_card_create(A)
-            print("\ntransfer d -> c, 50 money (update key IDs differ: the public-key path):")
+            print(PART_TWO)
+            issue(a, 1)
+            print(PART_TWO_TRANSFER)
             transfer(s, "d", "c", 50)
             print("\nafter:")
             show(s, issuer)
@@ -107,10 +88,4 @@ def print_trace(trace: list[dict]) -> None:
 
 
 def show(s: rigmode.Session, issuer: Issuer) -> None:
-    from upurse.cli import card_summary
-
-    for rec in issuer.cards():
-        c = card_summary(issuer, rec.name, rigmode.show(s, rec.name))
-        print(f"  card {c['name']}: balance {c['balance']}, points {c['points']}, "
-              f"transfer key ID {c['transfer_key_id']}, update key ID {c['update_key_id']}, "
-              f"valid until {c['valid_until']}")
+    show_cards(issuer, lambda name: rigmode.show(s, name))

@@ -23,7 +23,7 @@ from terminal.cardlink import SettlementError  # noqa: E402  (port installed by 
 from upurse.issuer import Issuer
 from upurse.rig import control
 from upurse.rig.control import RigError
-from upurse.terminal import Terminal, TerminalError
+from upurse.terminal import SerialDevice, Terminal, TerminalError
 
 MODES = ("sim", "serial", "direct")
 
@@ -114,13 +114,17 @@ def _open_terminal(port: str | None) -> Terminal:
 def session(args, issuer: Issuer) -> Iterator[Session]:
     """The terminal this command talks to, with the rig behind it (see the module docstring)."""
     if args.rig == "serial":
-        s: Session = _SerialSession(issuer, _open_terminal(args.terminal_port))
+        yield from _ready(_SerialSession(issuer, _open_terminal(args.terminal_port)))
+        return
+    state = control.running(issuer.root)
+    if state is None:
+        yield from _ephemeral(issuer)
     else:
-        state = control.running(issuer.root)
-        if state is None:
-            yield from _ephemeral(issuer)
-            return
-        s = _DaemonSession(issuer, state)
+        yield from _ready(_DaemonSession(issuer, state))
+
+
+def _ready(s: Session) -> Iterator[Session]:
+    """`s` once its terminal answers; the terminal's port closed afterwards."""
     try:
         s.terminal.wait_ready()
         yield s
@@ -134,12 +138,7 @@ def _ephemeral(issuer: Issuer) -> Iterator[Session]:
     from upurse.rig.sim import SimRig
 
     with SimRig(issuer.root / "rig") as rig:
-        s = _LocalSession(issuer, rig)
-        try:
-            s.terminal.wait_ready()
-            yield s
-        finally:
-            s.terminal.close()
+        yield from _ready(_LocalSession(issuer, rig))
 
 
 def release_card(issuer: Issuer, name: str) -> None:
@@ -209,42 +208,30 @@ def show(s: Session, name: str) -> dict:
 def run_transfer(args, issuer: Issuer, purse: int, day: date, trace=None) -> dict:
     """`upurse transfer` through a terminal board: the dict the direct mode's run_transfer
     returns. `trace(step, label, apdu, resp, ms, frames)` sees every APDU afterwards."""
-    from upurse.cli import PURSE_NAMES, _names  # (RigError, not cli's UserError: when cli
-    # runs as __main__, upurse.cli is a second copy whose UserError main() does not catch)
+    from upurse.cli import revoked_text, transfer_problem, transfer_result  # (RigError, not
+    # cli's UserError: when cli runs as __main__, upurse.cli is a second copy whose UserError
+    # main() does not catch)
 
     payer, payee, amount = args.payer, args.payee, args.amount
-    if payer == payee:
-        raise RigError("payer and payee are the same card")
-    if amount <= 0:
-        raise RigError(f"amount {amount} must be a positive whole number")
+    problem = transfer_problem(payer, payee, amount)
+    if problem:
+        raise RigError(problem)
     issuer.card(payer), issuer.card(payee)  # unknown names: one clear line
     with session(args, issuer) as s:
         push_crl(s, issuer, getattr(args, "crl", None))
         try:
             reply = transfer(s, payer, payee, amount, purse, day, trace=trace is not None)
         except SettlementError as e:
-            if getattr(e, "card_id", None) is not None:
-                known = issuer.card_by_id(e.card_id)
-                raise RigError(f"card {known.name if known else e.card_id.hex()} is revoked: "
-                               f"{e}") from None
+            revoked = revoked_text(issuer, e)
+            if revoked:
+                raise RigError(revoked) from None
             raise
         air = s.trace()
     for t in reply.get("trace", []) if trace is not None else ():
         trace(t["step"], t["card"], bytes.fromhex(t["apdu"]), bytes.fromhex(t["response"]),
               t["ms"], [(d, bytes.fromhex(f)) for d, f in t["frames"]])
-    receipt = reply["receipt"]
-    return {
-        "payer": payer, "payee": payee, "amount": amount, "purse": PURSE_NAMES[purse],
-        "date": day.isoformat(), "payer_card_id": receipt["payer"].hex(),
-        "payee_card_id": receipt["payee"].hex(), "payer_balance": receipt["payer_balance"],
-        "payee_balance": receipt["payee_balance"], "key_roll": receipt["key_roll"],
-        "transfer_key_id": receipt["transfer_key_id"], "steps": receipt["steps"],
-        "recovered": [_names(issuer, r) for r in receipt["recovered"]],
-        "exchanges": receipt["exchanges"],
-        "bytes_on_air": receipt["bytes_to_cards"] + receipt["bytes_from_cards"],
-        "interpreter": "micropython",
-        "rig": s.mode, "air": air,
-    }
+    return {**transfer_result(issuer, payer, payee, amount, purse, day, reply["receipt"]),
+            "interpreter": "micropython", "rig": s.mode, "air": air}
 
 
 def card_show(args, issuer: Issuer) -> dict:
@@ -296,7 +283,7 @@ class TerminalCard:
         return bytes.fromhex(reply["responses"][0])
 
 
-class WiredCard:
+class WiredCard(SerialDevice):
     """A real card board in wired mode on its USB serial port (common.wire line framing)."""
 
     def __init__(self, port: str, timeout: float = 10.0) -> None:
@@ -318,15 +305,6 @@ class WiredCard:
             resp = self._unframe(self._rsp, line)
             if resp is not None:
                 return resp
-
-    def close(self) -> None:
-        self.serial.close()
-
-    def __enter__(self) -> WiredCard:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # -- `upurse rig up | down | status | put | pull` -----------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from typing import Self
 
 import serial
 
@@ -32,7 +33,22 @@ class TerminalTimeoutError(TerminalError):
     pass
 
 
-class Terminal:
+class SerialDevice:
+    """A board behind the pyserial port `self.serial`: close() and `with` let the port go."""
+
+    serial: serial.Serial
+
+    def close(self) -> None:
+        self.serial.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Terminal(SerialDevice):
     def __init__(self, port: str, timeout: float = 30.0, baud: int = 115200) -> None:
         self.port = port
         self.timeout = timeout
@@ -40,15 +56,6 @@ class Terminal:
         self.serial.reset_input_buffer()
         self._ids = itertools.count(int(time.time() * 1000) % 1_000_000)
         self.skipped: list[str] = []  # non-reply lines seen (logs), newest last
-
-    def close(self) -> None:
-        self.serial.close()
-
-    def __enter__(self) -> Terminal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def request(self, op: str, timeout: float | None = None, **fields) -> dict:
         """Send one request, return its reply (TerminalError if not ok)."""

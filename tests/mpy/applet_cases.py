@@ -12,7 +12,7 @@ tests/test_applet.py runs every row in-process on CPython; check_applet.py repla
 """
 import os
 
-from cards import ISSUER_PERSO_KEY, TRANSFER_KEYS, UPDATE_KEY, card_id, profile
+from cards import ISSUER_PERSO_KEY, TRANSFER_KEYS, UPDATE_KEY, card_id, profile, value_held
 
 from card.applet import Applet
 from card.state import CardState
@@ -128,20 +128,8 @@ def diff(want, got):
 
 
 def conserved(cards, purse=MONEY):
-    """Value held by `cards`: their balances, plus each debit still pending at its payer that
-    no card of `cards` has credited yet (a payee logs the context of each credit)."""
-    states = [stored(card) for card in cards]
-    credited = []
-    for s in states:
-        credited += [e[1 : 1 + T.CONTEXT_LEN] for e in s.log if e[0] == P.LOG_IN]
-    total = 0
-    for s in states:
-        total += s.purses[purse][0]
-        if s.pending_out is not None:
-            context = s.pending_out[: T.CONTEXT_LEN]
-            if T.unpack(context)[0] == purse and context not in credited:
-                total += T.unpack(context)[1]
-    return total
+    """Value held by `cards`, as stored (cards.value_held)."""
+    return value_held([stored(card) for card in cards], purse)
 
 
 class Lab:

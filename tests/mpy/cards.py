@@ -64,6 +64,26 @@ def profile(transfer_key_id=1, balance=1000, points=50, validity=20301231, limit
     return prof
 
 
+def value_held(states, purse=P.PURSE_MONEY):
+    """Value in `purse` held by cards in the CardStates `states`: their balances, plus each
+    debit still pending at its payer that no card of `states` has credited yet (a payee logs
+    the context of each credit). A transfer among them never changes it."""
+    from common import transfer as T
+
+    credited = []
+    for s in states:
+        credited += [e[1 : 1 + T.CONTEXT_LEN] for e in s.log if e[0] == P.LOG_IN]
+    total = 0
+    for s in states:
+        total += s.purses[purse][0]
+        if s.pending_out is not None:
+            context = s.pending_out[: T.CONTEXT_LEN]
+            c = T.unpack(context)
+            if c[0] == purse and context not in credited:
+                total += c[1]
+    return total
+
+
 def _run(applet, apdus):
     for apdu in apdus:
         resp = applet.process(apdu)

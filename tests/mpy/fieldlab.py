@@ -13,7 +13,7 @@ the terminal keeps nothing but its journal file.
 """
 import os
 
-from cards import ISSUER_PERSO_KEY, card_id, profile
+from cards import ISSUER_PERSO_KEY, card_id, profile, value_held
 
 from card.applet import Applet
 from card.state import CardState
@@ -186,21 +186,8 @@ class World:
     # -- invariants ------------------------------------------------------------------------
 
     def value(self, purse=MONEY):
-        """Balances plus each debit still pending at its payer that its payee has not
-        credited (a payee logs the context of each credit)."""
-        states = [c.state() for c in self.cards.values()]
-        credited = []
-        for s in states:
-            credited += [e[1 : 1 + T.CONTEXT_LEN] for e in s.log if e[0] == P.LOG_IN]
-        total = 0
-        for s in states:
-            total += s.purses[purse][0]
-            if s.pending_out is not None:
-                context = s.pending_out[: T.CONTEXT_LEN]
-                c = T.unpack(context)
-                if c[0] == purse and context not in credited:
-                    total += c[1]
-        return total
+        """Value held by the field's cards (cards.value_held)."""
+        return value_held([c.state() for c in self.cards.values()], purse)
 
     def check(self, where):
         """Value conserved and transfer key IDs never going back, now."""
