@@ -41,11 +41,8 @@ def pending_resolve(applet, p1, data):
         return encode(P.TAG_RX_CHALLENGE, entry[1 + T.CONTEXT_LEN:])
     if applet.tx_session is not None and T.unpack(applet.tx_session)[7] == c[7]:
         applet.tx_session = None
-    if key_id == s.transfer_key_id:
-        transfer_key = s.transfer_key
-    else:
-        check(key_id == s.prev_transfer_key_id and s.prev_transfer_key, P.SW_NOT_FOUND)
-        transfer_key = s.prev_transfer_key
+    transfer_key = s.transfer_key_of(key_id)
+    check(transfer_key is not None, P.SW_NOT_FOUND)
     key = T.session_key(transfer_key, context)
     return encode(P.TAG_ABORT_PROOF, T.mac(key, T.ABORT_PROOF))
 

@@ -9,9 +9,11 @@ from common import proto as P
 from common.tlv import encode, items, uint
 
 # Tags used only inside the state record
-_T_PREV_KEY_ID = const(0xC0)
-_T_PREV_KEY = const(0xC1)
+_T_OLD_KEYS = const(0xC0)
 _T_PERSO_COUNTER = const(0xC2)
+
+_OLD_KEYS = const(4)  # transfer keys kept after a roll, for abort proofs (card/recovery.py)
+_OLD_ENTRY = const(18)  # key ID (2) + key (16)
 
 _INTS = (
     (P.TAG_STATE, "life_cycle", 1),
@@ -20,7 +22,6 @@ _INTS = (
     (P.TAG_VALIDITY, "validity", 4),
     (P.TAG_TRANSFER_KEY_ID, "transfer_key_id", 2),
     (P.TAG_TRANSFER_KEY_LIMIT, "transfer_key_limit", 2),
-    (_T_PREV_KEY_ID, "prev_transfer_key_id", 2),
     (P.TAG_UPDATE_KEY_ID, "update_key_id", 2),
     (P.TAG_UPDATE_KEY_LIMIT, "update_key_limit", 2),
     (P.TAG_COUNTER, "counter", 4),
@@ -30,7 +31,7 @@ _BYTES = (
     (P.TAG_CARD_ID, "card_id"),
     (P.TAG_PERSO_KEY, "perso_key"),
     (P.TAG_TRANSFER_KEY, "transfer_key"),
-    (_T_PREV_KEY, "prev_transfer_key"),
+    (_T_OLD_KEYS, "old_transfer_keys"),
     (P.TAG_UPDATE_KEY, "update_key"),
     (P.TAG_PENDING_OUT, "pending_out"),
     (P.TAG_PENDING_IN, "pending_in"),
@@ -55,10 +56,22 @@ class CardState:
         self.log = []  # newest last, at most LOG_SIZE packed entries
 
     def roll_transfer_key(self, key_id, key):
-        """Make `key` the transfer key; the one it replaces stays as the previous, so that
-        recovery can still answer for transfers made under it (card/recovery.py)."""
-        self.prev_transfer_key_id, self.prev_transfer_key = self.transfer_key_id, self.transfer_key
+        """Make `key` the transfer key. The one it replaces joins the last few old ones, so that
+        recovery can still answer for transfers made under them (card/recovery.py)."""
+        entry = self.transfer_key_id.to_bytes(2, "big") + self.transfer_key
+        self.old_transfer_keys = (entry + (self.old_transfer_keys or b""))[
+            : _OLD_KEYS * _OLD_ENTRY]
         self.transfer_key_id, self.transfer_key = key_id, key
+
+    def transfer_key_of(self, key_id):
+        """The transfer key with this ID, current or one of the old ones kept; None if gone."""
+        if key_id == self.transfer_key_id:
+            return self.transfer_key
+        old = self.old_transfer_keys or b""
+        for i in range(0, len(old), _OLD_ENTRY):
+            if int.from_bytes(old[i : i + 2], "big") == key_id:
+                return old[i + 2 : i + _OLD_ENTRY]
+        return None
 
     def encode(self):
         out = []

@@ -107,9 +107,9 @@ def summary(state):
     """A flat dict of everything a test may expect to change."""
     out = {}
     for name in ("life_cycle", "perso_counter", "scheme", "validity", "transfer_key_id",
-                 "transfer_key_limit", "prev_transfer_key_id", "update_key_id",
+                 "transfer_key_limit", "update_key_id",
                  "update_key_limit", "counter", "last_date", "card_id", "perso_key",
-                 "transfer_key", "prev_transfer_key", "update_key"):
+                 "transfer_key", "old_transfer_keys", "update_key"):
         out[name] = getattr(state, name)
     out["pending_out"] = state.pending_out is not None
     out["pending_in"] = state.pending_in is not None
@@ -682,8 +682,8 @@ case("KEY OBTAIN truncated TLV", _KO, lambda c: cmd(P.INS_KEY_OBTAIN, build(_key
 
 # S1006 KEY UPDATE (card 1 installs card 3's key, ID 2)
 _KU = keyroll()
-_ROLLED = {"transfer_key_id": 2, "transfer_key": TRANSFER_KEYS[2], "prev_transfer_key_id": 1,
-           "prev_transfer_key": TRANSFER_KEYS[1]}
+_ROLLED = {"transfer_key_id": 2, "transfer_key": TRANSFER_KEYS[2],
+           "old_transfer_keys": b"\x00\x01" + TRANSFER_KEYS[1]}
 case("KEY UPDATE", _KU, mk(P.INS_KEY_UPDATE), P.SW_OK, _ROLLED,
      equals({P.TAG_TRANSFER_KEY_ID: u(2, 2)}))
 case("KEY UPDATE replayed", then(_KU, send("a", mk(P.INS_KEY_UPDATE))), mk(P.INS_KEY_UPDATE),

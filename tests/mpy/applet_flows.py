@@ -144,7 +144,8 @@ def _roll(lab):
     r = settle(c, a, MONEY, AMOUNT, DATE)
     assert r["key_roll"] == "update-key" and r["transfer_key_id"] == 2, r
     assert "S1005" in r["steps"] and "S1006" in r["steps"]
-    assert stored(a).transfer_key == TRANSFER_KEYS[2] and stored(a).prev_transfer_key_id == 1
+    assert stored(a).transfer_key == TRANSFER_KEYS[2]
+    assert stored(a).transfer_key_of(1) == TRANSFER_KEYS[1]
     assert (money(c), money(a)) == (900, 1100)
 
 
@@ -319,8 +320,21 @@ def _undo_after_roll(lab):
     idle(a, b, c)
 
 
+def _undo_after_many_rolls(lab):
+    """The payer keeps its last old transfer keys: after three rolls it still undoes."""
+    a, b = _pair(lab)
+    refused(lambda: settle(Wire(a, P.INS_VALUE_TX, "cut"), b, MONEY, AMOUNT, DATE), "S2003", None)
+    for n, key_id in ((3, 2), (4, 3), (5, 4)):
+        assert settle(a, lab.card(n, transfer_key_id=key_id), MONEY, 10, DATE)["key_roll"] \
+            == "update-key"
+    r = settle(a, b, MONEY, 20, DATE)
+    assert outcomes(r) == ["undone"] and r["transfer_key_id"] == 4, r
+    assert (money(a), money(b)) == (950, 1020)
+
+
 flow("interrupted cards refuse third cards until they meet", _stuck_until_peer)
 flow("undo after the payer's key rolled on", _undo_after_roll)
+flow("undo after the payer's key rolled on three times", _undo_after_many_rolls)
 
 # -- replays ------------------------------------------------------------------------------------
 

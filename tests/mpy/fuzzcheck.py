@@ -19,7 +19,7 @@ from common import transfer as T
 
 SWS = [getattr(P, name) for name in dir(P) if name.startswith("SW_")]
 ALLOWED = [sw for sw in SWS if sw != P.SW_UNKNOWN]
-_KEYS = ("perso_key", "transfer_key", "prev_transfer_key", "update_key", "card_secret_key")
+_KEYS = ("perso_key", "transfer_key", "old_transfer_keys", "update_key", "card_secret_key")
 _WINDOW = 8
 _ALL_TRANSFER_KEYS = list(TRANSFER_KEYS.values())
 
