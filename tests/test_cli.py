@@ -99,3 +99,16 @@ def test_card_log_lists_transfers(issuer: Path) -> None:
     upurse(issuer, "transfer", "b", "a", "100")
     log = json.loads(upurse(issuer, "card", "log", "a", "--json").stdout)["log"]
     assert [(e["direction"], e["amount"], e["counterparty"]) for e in log] == [("in", 100, "b")]
+
+
+def test_default_issuer_folder_relative_to_where_the_user_stands(tmp_path: Path) -> None:
+    """No --dir: ./upurse-issuer, also for the rig's boards, which run in other folders."""
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*UPURSE, *args], capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path)
+
+    for args in (("issuer", "init"), ("card", "create", "a", "--balance", "10"),
+                 ("card", "create", "b", "--balance", "10"), ("transfer", "a", "b", "3")):
+        proc = run(*args)
+        assert proc.returncode == 0, proc.stderr
+    assert json.loads(run("card", "show", "b", "--json").stdout)["balance"] == 13

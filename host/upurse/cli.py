@@ -461,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "dir", None) is not None:
+            args.dir = args.dir.resolve()  # board processes run elsewhere: no relative paths
         args.func(args)
         return 0
     except (UserError, IssuerError, SettlementError, LinkError, InterpreterMissingError,
