@@ -1,39 +1,22 @@
-"""Card side of key information and of pre-loaded transfer keys (seed Fig. 13, 14), and the
-state fields of embodiments 2-5.
+"""Card side of key information and of pre-loaded transfer keys (seed Fig. 13, 14).
 
-Loaded on first use, like card/recovery.py: a card meets these commands only when its keys
-roll. The heavy public-key commands live in card/pki.py. The fields below live in the state
-record under private tags, kept by card/state.py in `CardState.extra`, so that the fast path
-never loads their code.
+Loaded for each of its commands and forgotten after (card/transient.py): a card meets these
+commands only when its keys roll. The heavy public-key commands live in card/pki.py, the state
+fields of embodiments 2-5 in card/fields.py (imported from here as before).
 """
 from micropython import const
 
 from card.applet import check
+from card.fields import T_CA_KEY, T_CERTIFICATE, T_PRELOADED, T_SECRET_KEY, field, set_field
+from card.transient import transient
 from common import proto as P
 from common.cmac import cmac, equal
 from common.kdf import derive
 from common.tlv import encode, need, parse, uint
 
-# State record tags (private class, clear of card/state.py's C0-C2)
-T_SECRET_KEY = const(0xC3)  # card secret key 103A (P-256, 32 bytes): never leaves the card
-T_CERTIFICATE = const(0xC4)  # card public key certificate 102A: the whole 7F21 TLV
-T_CA_KEY = const(0xC5)  # CA public key 101 (04 || X || Y)
-T_PRELOADED = const(0xC6)  # scheme 4: transfer key ID (2) || transfer key (16), repeated
-
 _PK_SCHEMES = (P.SCHEME_PKI, P.SCHEME_HYBRID, P.SCHEME_HYBRID_UPDATE)
 _POINT_LEN = const(65)
 _RECORD = const(18)  # one pre-loaded key: ID and key
-
-
-def field(s, tag):
-    """A field of embodiments 2-5 from the card state `s`, or None."""
-    return s.extra.get(tag) if s.extra else None
-
-
-def set_field(s, tag, value):
-    if s.extra is None:
-        s.extra = {}
-    s.extra[tag] = value
 
 
 def preloaded(s):
@@ -128,8 +111,8 @@ def key_activate(applet, p1, data):
     return applet.install_transfer_key(new_id, key)
 
 
-HANDLERS = {
+HANDLERS = transient(__name__, {
     P.INS_GET_KEY_INFO: get_key_info,
     P.INS_KEY_ACTIVATION_OBTAIN: key_activation_obtain,
     P.INS_KEY_ACTIVATE: key_activate,
-}
+})

@@ -28,12 +28,15 @@ terminal (00, the end entity) for cards; both hold the "generate electronic sign
 
     cert = cvc.verify(data, ca_public_key, 20250601, b"ZZUPURSE00001")
     cert.card_id  # CARD_ID_LEN bytes
+
+P-256 loads only when a signature or point is checked: a card may check a certificate's fields
+(`check`), drop this module, and only then load P-256 for the rest (card/pk_peer.py).
 """
 from binascii import hexlify, unhexlify
 
 from micropython import const
 
-from common import p256, tlv
+from common import tlv
 from common.proto import (
     CARD_ID_LEN,
     TAG_CV_A,
@@ -236,13 +239,10 @@ def parse(data):
     return Certificate(signed_tlv, signature, car, point, chr, chat, effective, expiration)
 
 
-def verify(data, ca_public_key, date, car=None):
-    """The Certificate of a card, checked in full against the CA; CertificateError otherwise.
-
-    `date` is today as YYYYMMDD; `car`, when given, is the CA reference the certificate must
-    name (pass it: it is how a terminal tells its CA generations apart). Cheap checks first,
-    the signature last.
-    """
+def check(data, date, car=None):
+    """The Certificate of a card with every check of verify() but the two that need P-256:
+    its point on the curve and the CA's signature. The caller must make those (`verify` does)
+    before it trusts anything the certificate says."""
     cert = parse(data)
     check_authority(cert.car, car)
     if cert.chat is None or cert.chat & _ROLE_MASK != _ROLE_TERMINAL:
@@ -253,7 +253,26 @@ def verify(data, ca_public_key, date, car=None):
         raise CertificateError("not yet valid")
     if date > cert.expiration:
         raise CertificateError("expired")
-    if not p256.valid_public_key(cert.public_key):
+    return cert
+
+
+def check_key(cert, ca_public_key):
+    """The checks check() leaves out: the public point is on P-256 and the CA signed the body
+    (CertificateError "public key" or "signature")."""
+    from common.p256 import valid_public_key
+
+    if not valid_public_key(cert.public_key):
         raise CertificateError("public key")
     check_signature(ca_public_key, cert.body, cert.signature)
+
+
+def verify(data, ca_public_key, date, car=None):
+    """The Certificate of a card, checked in full against the CA; CertificateError otherwise.
+
+    `date` is today as YYYYMMDD; `car`, when given, is the CA reference the certificate must
+    name (pass it: it is how a terminal tells its CA generations apart). Cheap checks first,
+    the signature last.
+    """
+    cert = check(data, date, car)
+    check_key(cert, ca_public_key)
     return cert

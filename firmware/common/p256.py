@@ -19,75 +19,41 @@ random projective coordinates (random Z), every window does the same doublings a
 Every peer point is checked on the curve before use (invalid-curve attacks), every scalar and
 r, s range-checked.
 
-Speed: Jacobian coordinates with the a = -3 doubling; additions from precomputed window tables
-of odd multiples, affine for G (mixed additions, one inversion per table by Montgomery's trick),
-left Jacobian for a peer point (cheaper than inverting); verification is one joint (Shamir) wNAF
-pass that compares x without inverting Z. Memory: G's comb has two teeth of 16 points (~5 KB)
-built on first use; `enable_fixed_base_table(teeth)` trades ~2.3 KB a tooth (64 teeth: ~150 KB
-on 64-bit unix) for fewer doublings in k*G (none at 64 teeth). The arithmetic is in
-common.p256_group (group law, tables) and common.p256_mul (scalar multiplication): three
-modules, so that each compiles from source in a small heap (.mpy needs no compiler at all).
+Speed: Jacobian coordinates with the a = -3 doubling; mixed additions from affine window tables
+of odd multiples (one inversion per table, or per pair of tables, by Montgomery's trick);
+verification is one joint (Shamir) wNAF pass that compares x without inverting Z.
+
+Memory, for a card's small heap: by default nothing stays on the heap between operations. Each
+k*G builds its 8-point table of G, each ECDH the peer point's, each verification 4-point tables
+of G and of the key; tables are bytes, one bytearray a point, never a big block.
+`enable_fixed_base_table(teeth)` keeps G's comb instead, ~1.5 KB a tooth on 64-bit unix, for
+fewer doublings in k*G (none at 64 teeth: signing three times as fast). The code is split by use:
+this module is the API and loads the rest on demand, common.p256_group (curve, group law,
+tables), common.p256_mul (secret scalars: key pairs, signing, ECDH), common.p256_joint
+(verification), common.p256_comb (the fixed-base table), so that a card verifying a
+certificate does not hold the signing code on its heap.
 """
 import os
 
-from common.hmac_sha256 import hmac_sha256
-from common.p256_group import N, P, base_tables, decode_point, jacobian_multiples, random_below
-from common.p256_group import set_teeth as _set_teeth
-from common.p256_mul import mul_joint, mul_secret
-
-
-def _int(data):
-    return int.from_bytes(data, "big")
-
-
-def _bytes32(x):
-    return x.to_bytes(32, "big")
-
-
-def _scalar(priv):
-    """The private key as an integer; ValueError unless it is 32 bytes in 1..n-1."""
-    if len(priv) != 32:
-        raise ValueError("private key length")
-    d = _int(priv)
-    if not 0 < d < N:
-        raise ValueError("private key out of range")
-    return d
+from common.p256_group import COMB, N, decode_point, random_below
 
 
 def enable_fixed_base_table(teeth=64):
-    """Precompute G's comb with `teeth` tables (a power of two up to 64; 2 is the default).
+    """Precompute G's comb with `teeth` teeth (a power of two up to 64) and keep it.
 
-    k*G then costs 5*(64/teeth - 1) doublings and 63 additions; the tables take about 2.3 KB a
-    tooth on 64-bit unix (64 teeth: ~150 KB, no doublings at all). Building 64 takes ~50 ms.
+    k*G then costs 5*(64/teeth - 1) doublings and 63 additions, instead of building an 8-point
+    table of G and 316 doublings and 79 additions; the comb takes about 1.5 KB a tooth on
+    64-bit unix (64 teeth: ~100 KB, no doublings at all). Building 64 takes ~50 ms.
     """
-    _set_teeth(teeth)
+    from common.p256_comb import comb
+
+    disable_fixed_base_table()  # the old comb goes before the new one is built
+    COMB.extend(comb(teeth))
 
 
 def disable_fixed_base_table():
-    """Drop the big comb; the default two-tooth tables come back on next use."""
-    _set_teeth(None)
-
-
-def _verify(pub, digest, sig):
-    if len(sig) != 64 or len(digest) != 32:
-        return False
-    qx, qy = decode_point(pub)
-    n = N
-    r = _int(sig[:32])
-    s = _int(sig[32:64])
-    if not (0 < r < n and 0 < s < n):  # SEC 1 4.1.4 step 1
-        return False
-    w = pow(s, n - 2, n)
-    x, _, z = mul_joint(_int(digest) * w % n, r * w % n, qx, qy)
-    if not z:
-        return False
-    # SEC 1 4.1.4 steps 6-8 without inverting z: affine x = x/z^2, and x mod n == r
-    p = P
-    zz = z * z % p
-    if r * zz % p == x:
-        return True
-    r += n
-    return r < p and r * zz % p == x
+    """Drop G's comb: each k*G builds its small table again."""
+    COMB.clear()
 
 
 def valid_public_key(pub):
@@ -101,42 +67,22 @@ def valid_public_key(pub):
 
 def public_key(priv):
     """The 65-byte public key of a 32-byte private key (ValueError unless in 1..n-1)."""
-    x, y = mul_secret(_scalar(priv), base_tables())
-    return b"\x04" + _bytes32(x) + _bytes32(y)
+    from common.p256_mul import public_key
+
+    return public_key(priv)
 
 
 def generate():
     """A fresh key pair (priv, pub) from os.urandom."""
-    priv = _bytes32(random_below(N))
+    priv = random_below(N).to_bytes(32, "big")
     return priv, public_key(priv)
 
 
 def _sign(priv, digest, extra):
     """sign() with chosen additional data k' (RFC 6979 3.6); extra = b"" is plain RFC 6979."""
-    d = _scalar(priv)
-    if len(digest) != 32:
-        raise ValueError("digest length")
-    n = N
-    e = _int(digest)  # bits2int: qlen = hlen = 256, nothing to truncate
-    tail = _bytes32(d) + _bytes32(e % n) + extra  # int2octets(x) || bits2octets(h1) || k'
-    # RFC 6979 3.2 steps b-g
-    v = b"\x01" * 32
-    key = hmac_sha256(bytes(32), v + b"\x00" + tail)
-    v = hmac_sha256(key, v)
-    key = hmac_sha256(key, v + b"\x01" + tail)
-    v = hmac_sha256(key, v)
-    while True:
-        v = hmac_sha256(key, v)  # step h.2: tlen = qlen, one block is enough
-        k = _int(v)
-        if 0 < k < n:
-            r = mul_secret(k, base_tables())[0] % n
-            if r:
-                b = random_below(n)  # s = (k*b)^-1 * b*(e + r*d): the inverse never sees k
-                s = pow(k * b % n, n - 2, n) * ((e + r * d) * b % n) % n
-                if s:
-                    return _bytes32(r) + _bytes32(s)
-        key = hmac_sha256(key, v + b"\x00")  # step h.3
-        v = hmac_sha256(key, v)
+    from common.p256_mul import sign
+
+    return sign(priv, digest, extra)
 
 
 def sign(priv, digest):
@@ -146,14 +92,16 @@ def sign(priv, digest):
 
 def verify(pub, digest, sig):
     """True if `sig` (r||s) signs `digest` under `pub`; False for anything malformed."""
+    from common.p256_joint import verify
+
     try:
-        return _verify(pub, digest, sig)
+        return verify(pub, digest, sig)
     except (TypeError, ValueError):
         return False
 
 
 def ecdh(priv, peer_pub):
     """The 32-byte shared X coordinate (SEC 1 3.3.1); ValueError for a bad key or peer point."""
-    d = _scalar(priv)
-    x, y = decode_point(peer_pub)
-    return _bytes32(mul_secret(d, [jacobian_multiples(x, y, 16)], True)[0])
+    from common.p256_mul import ecdh
+
+    return ecdh(priv, peer_pub)

@@ -12,14 +12,10 @@ from micropython import const
 P = const(0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF)
 N = const(0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551)
 _B = const(0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B)
-_GX = const(0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296)
-_GY = const(0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
+GX = const(0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296)
+GY = const(0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
 
-W = const(5)  # secret scalars: windows of 5 bits, signed odd digits in [-31, 31]
-DIGITS = const(64)  # 64 windows hold a blinded scalar k + r*n < 2^320
-_TEETH = (1, 2, 4, 8, 16, 32, 64)
-
-_tables = None  # G's comb: tooth j holds odd multiples of 2^(5*rows*j) G as flat x, y
+COMB = []  # the fixed-base table, G's comb of 1 to 64 teeth (common.p256_comb), or empty
 
 
 def random_below(m):
@@ -82,84 +78,42 @@ def add(X1, Y1, Z1, X2, Y2, Z2):
     return X3, (r * (v - X3) - s1 * hhh) % p, Z1 * Z2 % p * h % p
 
 
-def jacobian_multiples(x, y, count):
-    """Window table of a peer point: P, 3P, ..., (2*count-1)P as flat X, Y, Z, Z^2, Z^3.
+def affine_tables(points, count):
+    """Window tables of Jacobian points: for each P of `points`, P, 3P, ..., (2*count-1)P,
+    affine, as a list of one bytearray(64) per point, x || y big-endian.
 
-    Left Jacobian: the inversion that would make it affine costs more than the three extra
-    multiplications per addition over the ~60 windows that use it.
+    Bytes: a third less heap than the same values as ints (a 256-bit int takes 64 to 100
+    bytes on 64-bit unix), and no allocation bigger than a point, which a fragmented small heap
+    cannot refuse. One inversion for all the tables (Montgomery's trick), so that the additions
+    that use them are mixed ones.
     """
     p = P
-    dX, dY, dZ = double(x, y, 1)
-    X, Y, Z = x, y, 1
-    out = [1] * (5 * count)
-    out[0] = x
-    out[1] = y
-    for i in range(5, 5 * count, 5):
-        X, Y, Z = add(X, Y, Z, dX, dY, dZ)
-        zz = Z * Z % p
-        out[i] = X
-        out[i + 1] = Y
-        out[i + 2] = Z
-        out[i + 3] = zz
-        out[i + 4] = zz * Z % p
-    return out
-
-
-def affine_multiples(X, Y, Z, count):
-    """Window table [x1, y1, x3, y3, ...] of affine P, 3P, ..., (2*count-1)P (for G)."""
-    dX, dY, dZ = double(X, Y, Z)
-    pts = [0] * (3 * count)
-    for i in range(0, 3 * count, 3):
-        if i:
-            X, Y, Z = add(X, Y, Z, dX, dY, dZ)
-        pts[i] = X
-        pts[i + 1] = Y
-        pts[i + 2] = Z
-    # Montgomery's trick: one inversion for the whole table
-    p = P
-    m = count
-    prefix = [1] * m
+    m = len(points) * count
+    out = [None] * m
+    zs = [0] * m  # Z of point i
+    prefix = [0] * m  # product of the Zs of points 0 .. i-1
     acc = 1
-    for i in range(m):
-        prefix[i] = acc
-        acc = acc * pts[3 * i + 2] % p
+    i = 0
+    for X, Y, Z in points:
+        dX, dY, dZ = double(X, Y, Z)
+        for k in range(count):
+            if k:
+                X, Y, Z = add(X, Y, Z, dX, dY, dZ)
+            e = out[i] = bytearray(64)
+            e[:32] = X.to_bytes(32, "big")
+            e[32:] = Y.to_bytes(32, "big")
+            zs[i] = Z | 0  # `| 0` copies into a right-sized int: a remainder keeps the
+            prefix[i] = acc  # dividend's digit buffer, half as big again
+            acc = acc * Z % p | 0
+            i += 1
     inv = pow(acc, p - 2, p)
-    out = [0] * (2 * m)
     for i in range(m - 1, -1, -1):
         zi = inv * prefix[i] % p
-        inv = inv * pts[3 * i + 2] % p
+        inv = inv * zs[i] % p
         zi2 = zi * zi % p
-        # `| 0` copies into a right-sized int: a remainder keeps the dividend's digit buffer
-        out[2 * i] = pts[3 * i] * zi2 % p | 0
-        out[2 * i + 1] = pts[3 * i + 1] * zi2 % p * zi % p | 0
-    return out
-
-
-def _build(teeth):
-    rows = DIGITS // teeth
-    out = []
-    X, Y, Z = _GX, _GY, 1
-    for j in range(teeth):
-        if j:
-            for _ in range(W * rows):
-                X, Y, Z = double(X, Y, Z)
-        out.append(affine_multiples(X, Y, Z, 16))
-    return out
-
-
-def base_tables():
-    """G's comb teeth, the default two built on first use; teeth[0] is G, 3G, ..., 31G."""
-    global _tables
-    if _tables is None:
-        _tables = _build(2)
-    return _tables
-
-
-def set_teeth(teeth):
-    """Rebuild G's comb with `teeth` tables (see p256.enable_fixed_base_table); None drops it."""
-    global _tables
-    if teeth is not None and teeth not in _TEETH:
-        raise ValueError("teeth")
-    _tables = None  # let the old tables go before building the new ones
-    if teeth is not None:
-        _tables = _build(teeth)
+        e = out[i]
+        x = int.from_bytes(e[:32], "big") * zi2 % p
+        y = int.from_bytes(e[32:], "big") * zi2 % p * zi % p
+        e[:32] = x.to_bytes(32, "big")
+        e[32:] = y.to_bytes(32, "big")
+    return [out[j : j + count] for j in range(0, m, count)]

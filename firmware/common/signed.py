@@ -13,7 +13,7 @@ import hashlib
 
 from micropython import const
 
-from common import p256, tlv
+from common import tlv
 from common.proto import TAG_CV_SIGNATURE
 
 _SIGNATURE_LEN = const(64)
@@ -59,6 +59,8 @@ def signed(data, outer, inner):
 
 def check_signature(ca_public_key, signed_tlv, signature):
     """CertificateError("signature") unless the CA signed `signed_tlv` (ECDSA P-256, SHA-256)."""
+    from common import p256  # on first use: parsing needs none of it
+
     if not p256.verify(ca_public_key, hashlib.sha256(signed_tlv).digest(), signature):
         raise CertificateError("signature")
 

@@ -20,8 +20,8 @@ from upurse.port import FIRMWARE
 OPS = ("sign", "verify", "ecdh", "public_key")
 SCRIPT = Path(__file__).resolve().parent / "benchscripts" / "p256.py"
 HEAP_SCRIPT = ROOT / "tests" / "mpy" / "p256_heap.py"  # sign, verify, ECDH both ways
-MODULES = ("common/p256.py", "common/p256_group.py", "common/p256_mul.py",
-           "common/hmac_sha256.py")
+MODULES = ("common/p256.py", "common/p256_group.py", "common/p256_mul.py", "common/p256_joint.py",
+           "common/p256_comb.py", "common/hmac_sha256.py")
 
 
 def _run(interpreter: str, script: Path, *args: str, heap: str | None = None,
@@ -30,7 +30,7 @@ def _run(interpreter: str, script: Path, *args: str, heap: str | None = None,
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
 
 
-def timings(interpreter: str, rounds: int = 50, teeth: int = 2, heap: str | None = None) -> dict:
+def timings(interpreter: str, rounds: int = 50, teeth: int = 0, heap: str | None = None) -> dict:
     """One run of the firmware-side bench: ms and allocation figures per operation."""
     proc = _run(interpreter, SCRIPT, str(rounds), str(teeth), heap=heap)
     if proc.returncode:
@@ -77,7 +77,8 @@ def main() -> None:
     for name in (*INTERPRETERS, "micropython_heap64k", "micropython_table64"):
         f = figures[name]
         ops = ", ".join(f"{op} {f['ms'][op]:.2f}" for op in OPS)
-        print(f"{name:20} ms/op: {ops}; table build {f['table_build_ms']:.1f} ms")
+        build = f"; table build {f['table_build_ms']:.1f} ms" if "table_build_ms" in f else ""
+        print(f"{name:20} ms/op: {ops}{build}")
         if "bytes_allocated_per_op" in f:
             churn = ", ".join(f"{op} {f['bytes_allocated_per_op'][op] // 1024}" for op in OPS)
             print(f"{'':20} KB allocated/op (GC reclaims): {churn}; "

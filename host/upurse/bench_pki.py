@@ -5,9 +5,10 @@ and the smallest heap in which the public-key roll still passes.
 
 `measure()` returns them as a dict (host/upurse/bench.py puts it into build/bench.json).
 Card CPU is the time the applets spend in `process()`, terminal excluded, both cards summed;
-"cold" is the first roll after boot (the cards load the key-roll code and build P-256's tables),
-"warm" a second roll. MicroPython runs mpy-cross bytecode, as a board would. Figures only: no
-test asserts on them.
+"cold" is the first roll in the process (the key-roll code loads from file for the first
+time), "warm" a second roll (on MicroPython each public-key command loads and forgets its code
+anyway: card/transient.py). MicroPython runs mpy-cross bytecode, as a board would. Figures
+only: no test asserts on them.
 """
 from __future__ import annotations
 
