@@ -86,7 +86,7 @@ class Applet:
         return handler(self, p1, data)
 
     def save(self):
-        self.store.save(self.state.encode())
+        self.store.save(self.state.pieces())  # no block the size of the whole record
 
     # -- S1001, S1002, S1004: selection, card information, update permission ---------------
 

@@ -74,6 +74,10 @@ class CardState:
         return None
 
     def encode(self):
+        return b"".join(self.pieces())
+
+    def pieces(self):
+        """The record as a list of TLVs, for a store that writes them one after the other."""
         out = []
         for tag, name, size in _INTS:
             out.append(uint(tag, getattr(self, name), size))
@@ -90,7 +94,7 @@ class CardState:
         if self.extra:
             for tag, value in self.extra.items():
                 out.append(encode(tag, value))
-        return b"".join(out)
+        return out
 
     @classmethod
     def decode(cls, record):

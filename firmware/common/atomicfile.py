@@ -13,10 +13,13 @@ import os
 
 
 def replace(path, data):
-    """Put `data` in the file `path` whole: written to `path.new`, then renamed over `path`."""
+    """Put `data` in the file `path` whole: written to `path.new`, then renamed over `path`.
+    `data` is bytes, or a list of byte strings written one after the other, so that a card
+    never needs one block the size of its whole record."""
     new = path + ".new"
     with open(new, "wb") as f:
-        f.write(data)
+        for piece in data if type(data) is list else (data,):
+            f.write(piece)
     os.rename(new, path)
 
 

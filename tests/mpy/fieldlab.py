@@ -46,7 +46,7 @@ class RamStore:
         return self.record
 
     def save(self, record):
-        self.record = bytes(record)
+        self.record = b"".join(record) if type(record) is list else bytes(record)
 
 
 class Card:

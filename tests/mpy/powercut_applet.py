@@ -76,7 +76,7 @@ class MemStore:
         return self.record
 
     def save(self, record):
-        self.record = bytes(record)
+        self.record = b"".join(record) if type(record) is list else bytes(record)
 
 
 class Card:
@@ -229,6 +229,7 @@ class LogLater(Store):
     """A broken store for the control: it saves each record twice, first without its log."""
 
     def save(self, record):
+        record = b"".join(record) if type(record) is list else record
         state = CardState.decode(record)
         state.log = []
         Store.save(self, state.encode())
