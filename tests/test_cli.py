@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,22 @@ def test_default_issuer_folder_relative_to_where_the_user_stands(tmp_path: Path)
         proc = run(*args)
         assert proc.returncode == 0, proc.stderr
     assert json.loads(run("card", "show", "b", "--json").stdout)["balance"] == 13
+
+
+def test_public_key_roll_with_a_board_that_keeps_the_p256_comb(tmp_path: Path) -> None:
+    """boards/unix/board.py takes UPURSE_P256_TEETH, as a roomier board keeps P-256's comb."""
+    env = {**os.environ, "UPURSE_P256_TEETH": "16", "UPURSE_RIG": "direct"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run([*UPURSE, *args, "--dir", str(tmp_path / "iss")], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    run("issuer", "init")
+    run("card", "create", "c", "--balance", "100", "--scheme", "hybrid-update")
+    run("issuer", "rotate-update-key")
+    run("issuer", "rotate-transfer-key")
+    run("card", "create", "d", "--balance", "100", "--scheme", "hybrid-update")
+    out = json.loads(run("transfer", "c", "d", "10", "--json").stdout)
+    assert (out["key_roll"], out["payer_balance"], out["payee_balance"]) == ("public-key", 90, 110)

@@ -35,4 +35,4 @@ READERS = {
 AES_BACKEND = "hardware (ESP32 AES accelerator through mbedTLS, cryptolib)"
 # About 110 KB of MicroPython heap without PSRAM: no fixed-base table for P-256 (comb over G
 # computed per use). With PSRAM (WROVER) it may be turned on.
-P256_FIXED_BASE_TABLE = False
+P256_FIXED_BASE_TABLE = 0

@@ -25,4 +25,6 @@ READERS = {
     "B": {"bus": "pty", "path": os.getenv("UPURSE_PN532_B")},
 }
 AES_BACKEND = "software (cryptolib, mbedTLS)"
-P256_FIXED_BASE_TABLE = True
+# Teeth of P-256's fixed-base comb kept from boot (0: none). The emulated card models a 64 KB
+# card, which cannot spare it; UPURSE_P256_TEETH=16 tries a roomier one.
+P256_FIXED_BASE_TABLE = int(os.getenv("UPURSE_P256_TEETH") or 0)

@@ -27,6 +27,10 @@ def serve_wired(applet, stdin, stdout):
 
 
 def main():
+    if board.P256_FIXED_BASE_TABLE:  # teeth of the comb the board can afford to keep
+        from common import p256
+
+        p256.enable_fixed_base_table(board.P256_FIXED_BASE_TABLE)
     applet = Applet(Store(board.STORAGE))
     if board.LINK == "wired":
         serve_wired(applet, sys.stdin.buffer, sys.stdout.buffer)
