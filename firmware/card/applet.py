@@ -4,12 +4,16 @@ No I/O of its own: `main.py` feeds it from a link (PN532 target or wired serial)
 `process` directly. Every handler checks everything before it changes anything, then saves the
 whole state in one atomic write; a rejected command answers its status word and the state is
 reloaded from the store, so nothing a rejected command touched survives.
+
+A stored record that fails its MAC (card/state.py: damaged, cut short, or edited outside the
+card) makes the card answer every command, SELECT included, with SW_RECORD_DAMAGED: it never
+works from, nor writes over, a record it cannot trust.
 """
 import os
 
 from micropython import const
 
-from card.state import CardState
+from card.state import CardState, RecordError
 from common import proto as P
 from common import transfer as T
 from common.apdu import LengthError, parse_command, response
@@ -33,8 +37,7 @@ def check(condition, sw):
 class Applet:
     def __init__(self, store):
         self.store = store
-        record = store.load()
-        self.state = CardState.decode(record) if record else CardState()
+        self._restore()
         self._reset_session()
 
     def _reset_session(self):
@@ -46,6 +49,8 @@ class Applet:
 
     def process(self, apdu):
         """Map one command APDU to its response APDU; never raises."""
+        if self.damaged:
+            return response(b"", P.SW_RECORD_DAMAGED)
         try:
             cla, ins, p1, p2, data = parse_command(apdu)
             return response(self._dispatch(cla, ins, p1, p2, data), P.SW_OK)
@@ -63,8 +68,15 @@ class Applet:
     transmit = process  # an applet is itself a channel for the settlement program
 
     def _restore(self):
+        """The state as stored; a record that cannot be trusted leaves the card damaged."""
         record = self.store.load()
-        self.state = CardState.decode(record) if record else CardState()
+        self.damaged = record is not None and not record  # an empty file: cut short
+        try:
+            self.state = CardState.decode(record)
+        except (RecordError, ValueError, KeyError, IndexError):
+            self.damaged = True
+        if self.damaged:
+            self.state = CardState()
 
     def _dispatch(self, cla, ins, p1, p2, data):
         if cla == P.CLA_ISO:

@@ -2,15 +2,27 @@
 
 Pending records and log entries are kept as packed bytes (see `common.transfer`): a transfer
 context, the session key and key ID for pending records, a direction and MAC for log entries.
+
+The record ends with its own MAC (docs/protocol.md section 4, "Record integrity"): HMAC-SHA-256,
+cut to 16 bytes, under a key the card derives from its personalization key, which never leaves
+it. A record that is damaged, cut short or edited outside the card fails it, and
+`CardState.decode` raises RecordError; the applet then refuses to work (SW_RECORD_DAMAGED). The
+MAC is part of the one write that saves the record: no extra flash write, one hash per save.
 """
 from micropython import const
 
 from common import proto as P
+from common.cmac import equal
+from common.hmac_sha256 import hmac_sha256
+from common.kdf import derive
 from common.tlv import encode, items, uint
 
 # Tags used only inside the state record
 _T_OLD_KEYS = const(0xC0)
 _T_PERSO_COUNTER = const(0xC2)
+
+_T_RECORD_MAC = const(0xCF)  # always the last TLV of a saved record
+_MAC_TLV = const(18)  # CF 10 || MAC (16)
 
 _OLD_KEYS = const(4)  # transfer keys kept after a roll, for abort proofs (card/recovery.py)
 _OLD_ENTRY = const(18)  # key ID (2) + key (16)
@@ -36,6 +48,22 @@ _BYTES = (
     (P.TAG_PENDING_OUT, "pending_out"),
     (P.TAG_PENDING_IN, "pending_in"),
 )
+
+
+class RecordError(ValueError):
+    """The stored record fails its MAC: damaged, cut short, or edited outside the card."""
+
+
+_key_cache = [None, None]  # [perso key + card identity, record MAC key]: derived once per card
+
+
+def _record_mac(perso_key, card_id, body):
+    """The 16-byte MAC of a record's `body` (bytes, or a list of pieces in order)."""
+    ident = bytes(perso_key) + bytes(card_id or b"")
+    if _key_cache[0] != ident:
+        _key_cache[1] = derive(perso_key, b"upurse record mac", bytes(card_id or b""))
+        _key_cache[0] = ident
+    return hmac_sha256(_key_cache[1], body)[: P.MAC_LEN]
 
 
 class CardState:
@@ -94,11 +122,30 @@ class CardState:
         if self.extra:
             for tag, value in self.extra.items():
                 out.append(encode(tag, value))
+        if self.perso_key is not None:  # every record a card saves has one (INITIALIZE on)
+            out.append(encode(_T_RECORD_MAC, _record_mac(self.perso_key, self.card_id, out)))
         return out
 
     @classmethod
     def decode(cls, record):
+        """The state a saved record holds; an empty record is a blank card. Raises
+        RecordError unless the record ends with its MAC and the MAC checks: nothing in it
+        is believed before that."""
         state = cls()
+        if not record:
+            return state
+        n = len(record)
+        if n < _MAC_TLV or record[n - _MAC_TLV] != _T_RECORD_MAC or record[n - 17] != 16:
+            raise RecordError("no record MAC")
+        whole = memoryview(record)
+        record, mac = whole[: n - _MAC_TLV], whole[n - P.MAC_LEN :]
+        ident = {}
+        for tag, value in items(record):
+            if tag == P.TAG_PERSO_KEY or tag == P.TAG_CARD_ID:
+                ident[tag] = value
+        key = ident.get(P.TAG_PERSO_KEY)
+        if key is None or not equal(_record_mac(key, ident.get(P.TAG_CARD_ID), record), mac):
+            raise RecordError("record MAC")
         ints = {tag: name for tag, name, _ in _INTS}
         raw = {tag: name for tag, name in _BYTES}
         for tag, value in items(record):

@@ -41,6 +41,7 @@ INS_GENERATE_KEY = const(0xE6)  # secured: the card makes its P-256 key pair, re
 
 # Status words
 SW_OK = const(0x9000)
+SW_RECORD_DAMAGED = const(0x6581)  # memory failure: the stored state record fails its MAC
 SW_WRONG_LENGTH = const(0x6700)
 SW_SECURITY = const(0x6982)  # MAC, wrapped key or proof did not verify
 SW_DATE_REFUSED = const(0x6984)  # transaction date past validity or before last transaction

@@ -3,6 +3,8 @@ from common import proto as P
 
 TEXT = {
     P.SW_OK: "success",
+    P.SW_RECORD_DAMAGED: "the card's stored record is damaged or was edited; the card refuses "
+                         "to operate",
     P.SW_WRONG_LENGTH: "wrong length",
     P.SW_SECURITY: "security status not satisfied (authentication failed)",
     P.SW_DATE_REFUSED: "transaction date past the term of validity or before the last transaction",
