@@ -10,9 +10,10 @@ JOBS ?= 2
 BOARD ?= unix
 PORT ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests use: libnfc's nfc-list checks the simulated PN532 field
-APT_PACKAGES := libnfc-bin
-APT_COMMANDS := nfc-list
+# Debian packages the tests use: libnfc's nfc-list checks the simulated PN532 field; tshark
+# decodes the rig's pcapng captures
+APT_PACKAGES := libnfc-bin tshark
+APT_COMMANDS := nfc-list tshark
 
 .PHONY: all demo test bench fuzz lint firmware flash-card flash-terminal hil clean deps
 
@@ -27,7 +28,8 @@ $(STAMP): pyproject.toml
 deps: $(STAMP)
 	@command -v $(APT_COMMANDS) >/dev/null || { \
 	  echo "installing Debian packages: $(APT_PACKAGES)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(APT_PACKAGES); }
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq -o DPkg::Lock::Timeout=600 $(APT_PACKAGES); }
 
 demo: $(STAMP)
 	$(BIN)/upurse demo

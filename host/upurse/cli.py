@@ -325,6 +325,7 @@ def cmd_transfer(args) -> None:
     if args.rig != "direct" and not args.interrupt_after:  # the terminal board settles
         r = rigmode.run_transfer(args, issuer, purse, day)
     else:
+        rigmode.no_field(args, "--interrupt-after" if args.interrupt_after else "--rig direct")
         r = run_transfer(issuer, args.payer, args.payee, args.amount, purse, day,
                          args.interpreter, interrupt_after=args.interrupt_after, crl=args.crl)
     text = (f"{r['payer']} -> {r['payee']}: {r['amount']} {r['purse']} on {r['date']}; "

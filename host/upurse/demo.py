@@ -91,6 +91,9 @@ def run_demo(args) -> None:
         from upurse.demo_rig import run_rig_demo
 
         return run_rig_demo(args)
+    from upurse import rigmode
+
+    rigmode.no_field(args, "--rig direct")
     from upurse.cli import run_transfer
 
     interpreter = args.interpreter

@@ -33,12 +33,16 @@ def add_options(parser) -> None:
                         help="sim: the emulated rig (default); serial: a real terminal board "
                              "(--terminal-port); direct: cards as processes, no terminal")
     parser.add_argument("--terminal-port", help="serial port of the terminal board (--rig serial)")
+    parser.add_argument("--pcap", type=Path, metavar="FILE",
+                        help="write what the simulated field recorded as pcapng (Wireshark: "
+                             "ISO 14443 frames, one interface per reader)")
 
 
 class Session:
     """A terminal with cards on its readers A and B."""
 
     mode = "sim"
+    epoch = 0.0  # wall-clock time of the field's time 0
 
     def __init__(self, issuer: Issuer, terminal: Terminal) -> None:
         self.issuer = issuer
@@ -60,6 +64,7 @@ class _LocalSession(Session):
         self.rig = rig
         super().__init__(issuer, Terminal(rig.ports()["terminal"]))
         self._since = len(rig.field.trace)
+        self.epoch = rig.field.epoch
 
     def put(self, cards: dict[str, str]) -> None:
         self.rig.arrange({r: self.issuer.card_store(n) for r, n in cards.items()})
@@ -75,7 +80,8 @@ class _DaemonSession(Session):
     def __init__(self, issuer: Issuer, state: dict) -> None:
         self.state = state
         super().__init__(issuer, _open_terminal(state["ports"]["terminal"]))
-        self._since = control.call(state, "trace", since=1 << 62)["next"]
+        start = control.call(state, "trace", since=1 << 62)
+        self._since, self.epoch = start["next"], start["epoch"]
 
     def put(self, cards: dict[str, str]) -> None:
         control.call(self.state, "arrange",
@@ -110,9 +116,31 @@ def _open_terminal(port: str | None) -> Terminal:
     return terminal
 
 
+def no_field(args, what: str) -> None:
+    """A command about to run without the simulated field refuses `--pcap` in one line."""
+    if getattr(args, "pcap", None):
+        raise RigError(f"--pcap records the simulated field: {what} has none (use --rig sim)")
+
+
 @contextmanager
 def session(args, issuer: Issuer) -> Iterator[Session]:
-    """The terminal this command talks to, with the rig behind it (see the module docstring)."""
+    """The terminal this command talks to, with the rig behind it (see the module docstring);
+    with `--pcap FILE`, what the field recorded meanwhile goes to FILE."""
+    pcap = getattr(args, "pcap", None)
+    if args.rig != "sim":
+        no_field(args, f"--rig {args.rig}")
+    with _session(args, issuer) as s:
+        try:
+            yield s
+        finally:
+            if pcap:
+                from upurse.rig.air import write_pcapng
+
+                write_pcapng(pcap, s.trace(), s.epoch)
+
+
+@contextmanager
+def _session(args, issuer: Issuer) -> Iterator[Session]:
     if args.rig == "serial":
         yield from _ready(_SerialSession(issuer, _open_terminal(args.terminal_port)))
         return
@@ -317,7 +345,7 @@ def cmd_rig(action: str):
         root = args.dir
         if action == "up":
             root.mkdir(parents=True, exist_ok=True)
-            state = control.up(root)
+            state = control.up(root, pcap=args.pcap)
             info = control.call(state, "info")
             word = "already up" if state.get("already") else "up"
             text = [f"rig {word} (pid {state['pid']}), state in {control.state_file(root)}"]
@@ -369,4 +397,7 @@ def add_commands(sub, common) -> None:
             p.add_argument("name")
         if action in ("put", "pull"):
             p.add_argument("reader", choices=("A", "B"))
+        if action == "up":
+            p.add_argument("--pcap", type=Path, metavar="FILE",
+                           help="record the air to FILE (pcapng) as it happens, until rig down")
         p.set_defaults(func=cmd_rig(action))

@@ -74,15 +74,17 @@ def call(state: dict, op: str, timeout: float = 30.0, **fields) -> dict:
     return reply
 
 
-def up(root: Path, timeout: float = 20.0) -> dict:
-    """Start the daemon for this issuer folder (or find it running); its state."""
+def up(root: Path, timeout: float = 20.0, pcap: Path | None = None) -> dict:
+    """Start the daemon for this issuer folder (or find it running); its state. `pcap`: the
+    daemon records the air there (upurse.rig.air) until it stops."""
     root = Path(root)
     state = running(root)
     if state is not None:
         return dict(state, already=True)
     (root / "rig").mkdir(parents=True, exist_ok=True)
     log = open(root / "rig" / "daemon.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen([sys.executable, "-m", "upurse.rig.daemon", "--dir", str(root)],
+    argv = [sys.executable, "-m", "upurse.rig.daemon", "--dir", str(root)]
+    proc = subprocess.Popen(argv + (["--pcap", str(Path(pcap).resolve())] if pcap else []),
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                             start_new_session=True, close_fds=True)
     log.close()

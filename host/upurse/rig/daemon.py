@@ -1,6 +1,6 @@
 """The rig daemon: one SimRig kept running in the background for an issuer folder.
 
-    python -m upurse.rig.daemon --dir ISSUER     (what `upurse rig up` starts)
+    python -m upurse.rig.daemon --dir ISSUER [--pcap FILE]     (what `upurse rig up` starts)
 
 Its work folder is ISSUER/rig/ (board logs, the terminal's flash, the blank cards); its state
 file ISSUER/rig.json; its control socket a unix socket in a fresh temporary folder (short path).
@@ -69,7 +69,7 @@ class Daemon(socketserver.UnixStreamServer):
         if op == "trace":
             since = min(int(req.get("since", 0)), len(rig.field.trace))
             entries = rig.field.trace[since:]
-            return {"next": since + len(entries),
+            return {"next": since + len(entries), "epoch": rig.field.epoch,
                     "trace": [[e.time, e.reader, e.card, e.direction, e.data.hex()]
                               for e in entries]}
         if op == "down":
@@ -81,12 +81,18 @@ class Daemon(socketserver.UnixStreamServer):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, required=True, help="issuer folder")
+    parser.add_argument("--pcap", type=Path, help="record the air to this pcapng file")
     args = parser.parse_args(argv)
     root = args.dir.resolve()
     sockdir = tempfile.mkdtemp(prefix="upurse-rig-")
     sock = os.path.join(sockdir, "ctl")
     daemon = Daemon(root, sock)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=daemon.shutdown).start())
+    recorder = None
+    if args.pcap:
+        from upurse.rig.air import record_live
+
+        recorder = record_live(daemon.rig.field, args.pcap)
     try:
         daemon.rig.start()
         state = {"pid": os.getpid(), "socket": sock, "ports": daemon.rig.ports(),
@@ -103,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
         daemon.rig.stop()
+        if recorder is not None:
+            recorder.close()
         daemon.server_close()
         shutil.rmtree(sockdir, ignore_errors=True)
         print("rig down", flush=True)

@@ -119,6 +119,7 @@ class Field:
         self._thread: threading.Thread | None = None
         self._running = False
         self._t0 = time.monotonic()
+        self.epoch = time.time()  # wall clock at time 0 of the trace (pcapng timestamps)
 
     # -- building the rig ---------------------------------------------------------------------
 
