@@ -1,6 +1,9 @@
-"""`make bench`: round trips, bytes on air, card CPU and the smallest heap, on both interpreters.
+"""`make bench`: round trips, bytes on air, card CPU and the smallest heap on both interpreters,
+the modelled tap time of each flow on the reference rig (upurse.tapmodel), P-256 and the key
+rolls, and our crypto against OpenSSL.
 
-Writes build/bench.json. Figures, never assertions: tests do not time anything.
+Prints the tables (upurse.benchtable) and writes every figure, with its goal, to
+build/bench.json. Figures, never assertions: tests do not time anything (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from upurse import bench_crypto, bench_tap, benchtable
 from upurse.build import ROOT, compile_packages
 from upurse.interpreters import command
 
@@ -59,12 +63,25 @@ def min_heap_kb(tmp: Path, compiled: Path) -> int:
 
 
 def main() -> None:
+    steps = ("compile", "card CPU: micropython", "card CPU: cpython", "smallest heap",
+             "tap model", "P-256 and key rolls", "OpenSSL ratios")
     out: dict = {}
-    with tempfile.TemporaryDirectory() as t:
+    with tempfile.TemporaryDirectory() as t, progress() as bar:
+        task = bar.add_task("bench", total=len(steps))
+
+        def step(name: str) -> None:
+            bar.update(task, description=name)
+
         tmp = Path(t)
         compiled = tmp / "mpy"
+        step(steps[0])
         compile_packages(compiled, ("common", "card", "terminal"))
-        per = {i: flow(i, tmp, compiled) for i in ("micropython", "cpython")}
+        bar.advance(task)
+        per = {}
+        for i in ("micropython", "cpython"):
+            step(f"card CPU: {i}")
+            per[i] = flow(i, tmp, compiled)
+            bar.advance(task)
         mp = per["micropython"]
         for key in ("exchanges_roll_transfer", "exchanges_transfer", "bytes_on_air_roll_transfer",
                     "bytes_on_air_transfer", "bytes_to_cards_roll_transfer",
@@ -73,12 +90,46 @@ def main() -> None:
         for key in ("card_cpu_ms_roll_transfer", "card_cpu_ms_transfer",
                     "card_cpu_us_per_command_roll_transfer"):
             out[key] = {i: per[i][key] for i in per}
+        step(steps[3])
         out["min_heap_kb_roll_transfer"] = min_heap_kb(tmp, compiled)
+        bar.advance(task)
+        step(steps[4])
+        out["tap"] = bench_tap.measure()
+        bar.advance(task)
+        step(steps[5])
         out.update(extra_benches())
+        bar.advance(task)
+        step(steps[6])
+        out["crypto_vs_openssl"] = bench_crypto.measure(out.get("p256"))
+        bar.advance(task)
+    out["microcontroller"] = optional_figures()
+    out["goals"] = benchtable.goals(out)
     (ROOT / "build").mkdir(exist_ok=True)
     (ROOT / "build" / "bench.json").write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
-    print(f"written to {ROOT / 'build' / 'bench.json'}")
+    benchtable.show(out)
+    print(f"every figure: {ROOT / 'build' / 'bench.json'}")
+
+
+def progress():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description:28}"), BarColumn(), TimeElapsedColumn(),
+                    transient=True)
+
+
+def optional_figures() -> dict:
+    """The microcontroller build's figures, from the benches that measure them (branches
+    `qemu`: upurse.bench_qemu.measure, `natmod`: upurse.bench_natmod.measure) when present;
+    "not measured" otherwise."""
+    found = {}
+    for name in ("bench_qemu", "bench_natmod"):
+        try:
+            module = __import__(f"upurse.{name}", fromlist=["measure"])
+        except ImportError:
+            found[name] = "not measured"
+            continue
+        found[name] = module.measure()
+    return found
 
 
 def extra_benches() -> dict:

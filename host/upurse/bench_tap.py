@@ -1,0 +1,103 @@
+"""Modelled tap times (upurse.tapmodel) of the flows as they run today, and of the seed's
+literal flow, on each board, host link and air rate.
+
+The exchanges come from benchscripts/tap.py (MicroPython, real littlefs on counted flash):
+sizes, flash programs and erases as sent and done. Card CPU comes from the microcontroller
+build's instruction counts when `upurse.bench_qemu.instructions_per_command()` exists (a dict
+command name -> instructions per call on the card); until then card CPU is "not measured" and
+left out of the sum, never guessed.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from upurse.build import ROOT
+from upurse.interpreters import command
+from upurse.tapmodel import BOARDS, LINKS, RATES, Exchange, Rig, tap_time
+
+SCRIPT = Path(__file__).resolve().parent / "benchscripts" / "tap.py"
+TEST_HELPERS = ROOT / "tests" / "mpy"
+GOALS_MS = {"transfer": 150, "roll_transfer": 200}  # issue 10: ESP32 + PN532 over HSU
+
+
+def record(geometry: str) -> dict:
+    """One run of benchscripts/tap.py with the flash geometry of a board."""
+    argv, env = command("micropython", SCRIPT, geometry, path=(TEST_HELPERS,))
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    if proc.returncode:
+        raise RuntimeError(f"tap bench failed:\n{proc.stdout}\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def card_instructions() -> dict[str, int] | None:
+    """Instructions per command on the microcontroller build, if that bench exists."""
+    try:
+        from upurse.bench_qemu import instructions_per_command
+    except ImportError:
+        return None
+    return instructions_per_command()
+
+
+def _steady(rec: dict, ins: str, side: str) -> tuple[int, int, int]:
+    """Mean flash use per call of `ins` over the steady transfers (rounded to whole events
+    only in the model's arithmetic: fractions of an erase are an expected value)."""
+    s = rec["steady"].get(ins)
+    if not s:
+        return None
+    return tuple(v / s["calls"] for v in s[side])
+
+
+def exchanges(rec: dict, log: list[dict], counts: dict[str, int] | None) -> list[Exchange]:
+    out = []
+    for e in log:
+        card = _steady(rec, e["ins"], "card_flash") or tuple(e["card_flash"])
+        term = _steady(rec, e["ins"], "terminal_flash") or tuple(e["terminal_flash"])
+        out.append(Exchange(f"{e['ins']} ({e['card']})", e["cmd"], e["rsp"],
+                            counts.get(e["ins"]) if counts else None, card, None, term))
+    return out
+
+
+def flows(rec: dict, counts: dict[str, int] | None) -> dict[str, list[Exchange]]:
+    """Each flow's exchanges: the terminal service's tap (journal recovery check + the
+    settlement), the settlement alone, and the seed's literal flow built from the settlement:
+    S1001 SELECT answering only a status word, S1002 GET CARD INFO to each card, S1004 KEY
+    UPDATE PERMISSION on a roll, no VALUE TX CONFIRM."""
+    extra = {(e["ins"], e["card"]): e for e in rec["literal_extra"]}
+    out = {}
+    for name in ("roll_transfer", "transfer"):
+        log = rec[name]
+        settlement = log[len(log) - rec[f"settlement_exchanges_{name}"]:]
+        out[f"service_{name}"] = exchanges(rec, log, counts)
+        out[f"ours_{name}"] = exchanges(rec, settlement, counts)
+        selects = [dict(e, rsp=2) for e in settlement[:2]]
+        literal = selects + [extra[("GET_CARD_INFO", e["card"])] for e in settlement[:2]]
+        rest = [e for e in settlement[2:] if e["ins"] != "VALUE_TX_CONFIRM"]
+        if rest[0]["ins"] == "KEY_OBTAIN":
+            older = next(e["card"] for e in rest if e["ins"] == "KEY_UPDATE")
+            literal.append(dict(extra[("KEY_UPDATE_PERMISSION", "1")], card=older))
+        out[f"literal_{name}"] = exchanges(rec, literal + rest, counts)
+    return out
+
+
+def measure() -> dict:
+    counts = card_instructions()
+    out: dict = {"card_instructions": "measured" if counts else "not measured",
+                 "goals_ms": {f"service_{k}": v for k, v in GOALS_MS.items()}, "flows": {}}
+    records = {b: record(board.geometry) for b, board in BOARDS.items()}
+    for b, board in BOARDS.items():
+        for flow, xs in flows(records[b], counts).items():
+            f = out["flows"].setdefault(flow, {
+                "exchanges": len(xs), "bytes_on_air": sum(x.cmd + x.rsp for x in xs),
+                "apdus": [[x.name, x.cmd, x.rsp] for x in xs], "erases": {},
+                "modelled_ms": {}})
+            f["erases"][b] = {"card": round(sum(x.card_flash[2] for x in xs), 2),
+                              "terminal": round(sum(x.terminal_flash[2] for x in xs), 2)}
+            for ln, link in LINKS.items():
+                for rate in RATES:
+                    t = tap_time(Rig(board, link, rate), xs)
+                    f["modelled_ms"][f"{b}/{ln}/{rate}"] = {
+                        "total": round(t.total * 1000, 2), "by_cause": t.ms(),
+                        "not_measured": sorted(t.not_measured), "frames_on_air": t.frames}
+    return out

@@ -1,0 +1,138 @@
+"""The bench's tables, and every figure that has a goal (issue 10) set against it.
+
+`goals(figures)` lists {figure, value, goal, met}; `show(figures)` prints the tables with rich.
+A figure whose input is not measured yet says so: `met` is then None, never a guess.
+"""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from upurse.tapmodel import CAUSES
+
+RIG = "esp32/hsu/106"  # the goals' rig: ESP32 + PN532 over HSU 115200, 106 kbit/s
+FLOWS = (("literal_roll_transfer", "roll + transfer, seed literally"),
+         ("ours_roll_transfer", "roll + transfer, our settlement"),
+         ("service_roll_transfer", "roll + transfer, terminal service"),
+         ("literal_transfer", "transfer, seed literally"),
+         ("ours_transfer", "transfer, our settlement"),
+         ("service_transfer", "transfer, terminal service"))
+NOT_MEASURED = "not measured"
+
+
+def _goal(figure: str, value, goal, at_most: bool = True) -> dict:
+    met = None if value is None or isinstance(value, str) else (
+        value <= goal if at_most else value >= goal)
+    return {"figure": figure, "value": NOT_MEASURED if value is None else value, "goal": goal,
+            "met": met}
+
+
+def goals(f: dict) -> list[dict]:
+    tap = f["tap"]["flows"]
+    partial = f["tap"]["card_instructions"] != "measured"
+    out = []
+    for flow, goal in f["tap"]["goals_ms"].items():
+        total = tap[flow]["modelled_ms"][RIG]["total"]
+        g = _goal(f"modelled tap ms, {flow}, {RIG}", total, goal)
+        if partial:  # card CPU is left out: the figure is a floor
+            g["value"], g["met"] = f"{total} + card CPU ({NOT_MEASURED})", (
+                False if total > goal else None)
+        out.append(g)
+    out.append(_goal("settlement exchanges, roll + transfer", f["exchanges_roll_transfer"], 7))
+    out.append(_goal("settlement exchanges, transfer", f["exchanges_transfer"], 5))
+    pk = f.get("key_rolls", {}).get("pki", {}).get("exchanges_roll_transfer")
+    out.append(_goal("exchanges, public-key roll + transfer", pk, 11))
+    for board, erases in tap["ours_transfer"]["erases"].items():
+        out.append(_goal(f"flash erases per card per transfer ({board}, mean)",
+                         round(erases["card"] / 2, 2), 1))
+    for board, erases in tap["ours_roll_transfer"]["erases"].items():
+        out.append(_goal(f"flash erases per card per roll + transfer ({board}, mean)",
+                         round(erases["card"] / 2, 2), 2))
+    mcu = f.get("microcontroller", {})
+    for name, goal in (("p256_sign_instructions", 20e6), ("p256_verify_instructions", 20e6),
+                       ("p256_ecdh_instructions", 20e6),
+                       ("public_key_roll_instructions", 150e6),
+                       ("fast_path_instructions_roll_transfer", 2.5e6),
+                       ("min_heap_kb_card_32bit", 16)):
+        value = None
+        for bench in mcu.values():
+            if isinstance(bench, dict) and name in bench:
+                value = bench[name]
+        out.append(_goal(name, value, goal))
+    return out
+
+
+def _ms(v) -> str:
+    if not isinstance(v, int | float):
+        return str(v)
+    return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 1 else f"{v:.3f}"
+
+
+def show(f: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    tap = f["tap"]["flows"]
+    measured = f["tap"]["card_instructions"] == "measured"
+    goal_of = f["tap"]["goals_ms"]
+    for flow, label in (("roll_transfer", "roll + transfer"), ("transfer", "transfer")):
+        t = Table(title=f"Modelled {label} tap (ms): ESP32 + PN532 over HSU 115200, 106 kbit/s"
+                  + ("" if measured else "\ncard CPU not measured: the totals are floors"))
+        t.add_column("")
+        keys = [k for k, _ in FLOWS if k.endswith(f"_{flow}") and
+                k.count("_") == flow.count("_") + 1]
+        for k in keys:
+            t.add_column(dict(FLOWS)[k].split(", ")[1], justify="right")
+        rows = [tap[k] for k in keys]
+        ms = [r["modelled_ms"][RIG] for r in rows]
+        t.add_row("exchanges", *(str(r["exchanges"]) for r in rows))
+        t.add_row("bytes on air (APDUs)", *(str(r["bytes_on_air"]) for r in rows))
+        t.add_row("frames on air", *(str(m["frames_on_air"]) for m in ms))
+        t.add_row("card erases (mean)", *(_ms(r["erases"]["esp32"]["card"]) for r in rows))
+        for c in CAUSES:
+            t.add_row(c, *(NOT_MEASURED if c in m["not_measured"] else _ms(m["by_cause"][c])
+                           for m in ms))
+        t.add_row("[bold]total", *(f"[bold]{_ms(m['total'])}" for m in ms))
+        t.add_row("goal", *(str(goal_of.get(k, "")) for k in keys))
+        console.print(t)
+
+    t = Table(title="Modelled tap time (ms) of the terminal service's taps by rig")
+    t.add_column("flow")
+    t.add_column("board / host link")
+    for rate in (106, 212, 424):
+        t.add_column(f"{rate} kbit/s", justify="right")
+    for key in ("service_roll_transfer", "service_transfer"):
+        rigs = tap[key]["modelled_ms"]
+        for bl in sorted({r.rsplit("/", 1)[0] for r in rigs}):
+            t.add_row(key.removeprefix("service_"), bl,
+                      *(_ms(rigs[f"{bl}/{rate}"]["total"]) for rate in (106, 212, 424)))
+    console.print(t)
+
+    t = Table(title="Card CPU per flow, both cards (ms on this host; instructions on the "
+              "microcontroller build)")
+    t.add_column("flow")
+    t.add_column("CPython", justify="right")
+    t.add_column("unix MicroPython", justify="right")
+    t.add_column("microcontroller build", justify="right")
+    qemu = f.get("microcontroller", {}).get("bench_qemu")
+    for flow, key in (("roll + transfer", "roll_transfer"), ("transfer", "transfer")):
+        cpu = f[f"card_cpu_ms_{key}"]
+        instr = qemu.get(f"fast_path_instructions_{key}") if isinstance(qemu, dict) else None
+        t.add_row(flow, _ms(cpu["cpython"]), _ms(cpu["micropython"]),
+                  f"{instr:,} instr" if instr else NOT_MEASURED)
+    console.print(t)
+
+    t = Table(title="Crypto against OpenSSL (ms per operation; ratio = ours / OpenSSL)")
+    for col in ("operation", "OpenSSL", "CPython", "ratio", "unix MicroPython", "ratio"):
+        t.add_column(col, justify="right")
+    for op, row in f["crypto_vs_openssl"].items():
+        t.add_row(op, f"{row['openssl']:.3f}",
+                  *(_ms(row.get(k, NOT_MEASURED)) for k in ("cpython", "ratio_cpython",
+                                                           "micropython", "ratio_micropython")))
+    console.print(t)
+
+    t = Table(title="Goals (issue 10)")
+    for col in ("figure", "value", "goal", "met"):
+        t.add_column(col)
+    for g in f["goals"]:
+        met = {True: "[green]yes", False: "[red]no", None: "?"}[g["met"]]
+        t.add_row(g["figure"], str(g["value"]), f"<= {g['goal']:g}", met)
+    console.print(t)
