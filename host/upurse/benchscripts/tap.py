@@ -57,7 +57,7 @@ class Recorder:
 
     def channel(self, name):
         recorder = self
-        applet = Applet(Store("/c%s/card%s" % (name, name)))
+        applet = Applet(Store("/c" + name + "/card" + name))
         dev = flash[name]
 
         class Channel:

@@ -13,6 +13,7 @@ is traced.
     with field:                           # start() ... stop()
         ...
     [e for e in field.trace if e.direction == "cmd"]
+    field.modelled()                      # each exchange's modelled ms on the reference rig
 
 `on_exchange(entry)` runs in the simulator thread right after an entry is traced, before the
 APDU reaches the card, so a test can `field.remove(card)` after the Nth command APDU.
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
+from upurse import tapmodel
 from upurse.rig.chip import ATS_PREFIX, Activation, Card, Reader, SimPn532
 
 
@@ -210,6 +212,26 @@ class Field:
     def apdus(self, direction: str = "cmd") -> list[bytes]:
         with self._lock:
             return [e.data for e in self.trace if e.direction == direction]
+
+    def modelled(self, rig: tapmodel.Rig | None = None) -> list[dict]:
+        """Each APDU exchange traced so far with its modelled time on the reference rig
+        (upurse.tapmodel, docs/performance.md): ms by cause. The simulator runs no card CPU
+        or flash of a board, so those causes are left out (0) here; the bench adds them."""
+        rig = rig or tapmodel.Rig()
+        pending: dict[str, Exchange] = {}
+        out = []
+        with self._lock:
+            for e in self.trace:
+                if e.direction == "cmd":
+                    pending[e.reader] = e
+                elif e.direction == "rsp" and e.reader in pending:
+                    c = pending.pop(e.reader)
+                    parts, frames = tapmodel.exchange_parts(
+                        rig, tapmodel.Exchange(c.data[1:2].hex(), len(c.data), len(e.data)))
+                    out.append({"reader": e.reader, "card": e.card, "cmd": len(c.data),
+                                "rsp": len(e.data), "frames": frames,
+                                "ms": {k: v * 1000 for k, v in parts.items()}})
+        return out
 
     def wait(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """Poll `predicate` (under the field lock) until true or `timeout` seconds pass."""
