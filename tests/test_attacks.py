@@ -15,6 +15,7 @@ from conftest import MPY_TESTS, run_firmware
 
 GROUPS = {
     "replays_of_a_transfer": 19, "replays_of_a_key_roll": 4, "replays_of_recovery": 5,
+    "replays_of_an_aborted_transfer": 3, "issuer_resolutions": 12,
     "splicing": 12, "forged_and_truncated_macs": 30, "out_of_order": 13, "key_ids": 7,
     "dates": 8, "amounts": 11, "same_card": 5,
 }

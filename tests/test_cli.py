@@ -53,7 +53,8 @@ def test_transfer_rolls_the_older_card_forward(issuer: Path) -> None:
     (("transfer", "b", "a", "-5"), "must be a positive"),
     (("transfer", "b", "nobody", "5"), "no card named 'nobody'"),
     (("transfer", "b", "a", "5", "--date", "2026-13-01"), "malformed date"),
-    (("transfer", "b", "a", "5", "--date", "2099-01-01"), "expired"),
+    (("transfer", "b", "a", "5", "--date", "2099-01-01", "--allow-date"), "expired"),
+    (("transfer", "b", "a", "5", "--date", "2031-12-30"), "pass --allow-date"),
     (("transfer", "b", "b", "5"), "same card"),
     (("card", "show", "ghost"), "no card named 'ghost'"),
     (("card", "create", "a", "--balance", "1"), "already exists"),
@@ -75,7 +76,8 @@ def test_expired_card_is_refused(tmp_path: Path) -> None:
     upurse(tmp_path, "issuer", "init")
     upurse(tmp_path, "card", "create", "old", "--balance", "100", "--valid-until", "2026-01-31")
     upurse(tmp_path, "card", "create", "new", "--balance", "100")
-    proc = upurse(tmp_path, "transfer", "old", "new", "10", "--date", "2026-02-01", ok=False)
+    proc = upurse(tmp_path, "transfer", "old", "new", "10", "--date", "2026-02-01",
+                  "--allow-date", ok=False)
     assert proc.returncode == 1 and "card A expired on 2026-01-31" in proc.stderr
     assert show(tmp_path, "old")["balance"] == 100 and show(tmp_path, "new")["balance"] == 100
 
@@ -132,3 +134,19 @@ def test_public_key_roll_with_a_board_that_keeps_the_p256_comb(tmp_path: Path) -
     run("card", "create", "d", "--balance", "100", "--scheme", "hybrid-update")
     out = json.loads(run("transfer", "c", "d", "10", "--json").stdout)
     assert (out["key_roll"], out["payer_balance"], out["payee_balance"]) == ("public-key", 90, 110)
+
+
+def test_a_far_date_needs_allow_date_and_bricks_nothing(issuer: Path) -> None:
+    """Issue 9 finding 2: a transfer dated on the cards' last valid day (a typo, or a rogue
+    reader) used to leave both cards refusing every honest terminal (6984) until expiry."""
+    proc = upurse(issuer, "transfer", "b", "a", "1", "--date", "2031-12-30", ok=False)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "--date 2031-12-30 is" in proc.stderr and "pass --allow-date" in proc.stderr
+    assert "b on no date yet, a on no date yet" in proc.stderr
+    upurse(issuer, "transfer", "b", "a", "1", "--date", "2031-12-30", "--allow-date")
+    assert show(issuer, "a")["last_date"] == "2031-12-30"
+    again = upurse(issuer, "transfer", "a", "b", "1", "--date", "2031-12-29", ok=False)
+    assert "a on 2031-12-30, b on 2031-12-30" in again.stderr
+    for payer, payee in (("a", "b"), ("b", "a")):  # honest terminals, today's date: both ways
+        upurse(issuer, "transfer", payer, payee, "2")
+    assert (show(issuer, "a")["balance"], show(issuer, "b")["balance"]) == (1001, 499)

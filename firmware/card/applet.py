@@ -44,6 +44,8 @@ class Applet:
         self.selected = False
         self.update_random = None  # S1102A, single use
         self.tx_session = None  # S2101A/S2102A: (context with no rx random, permission token)
+        self.rx_nonce = None  # SELECT's random again: binds a payer's permission token to this
+        # session of ours, so a recorded S2002 is refused in any other (single use)
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -111,6 +113,7 @@ class Applet:
         info = self._card_info()
         if self.state.life_cycle == P.STATE_ACTIVE:
             info += self._new_update_random()
+            self.rx_nonce = self.update_random
         return info
 
     def get_card_info(self, p1, data):
@@ -132,6 +135,7 @@ class Applet:
                 + uint(P.TAG_TRANSFER_KEY_ID, s.transfer_key_id, 2)
                 + uint(P.TAG_UPDATE_KEY_ID, s.update_key_id, 2)
                 + uint(P.TAG_VALIDITY, s.validity, 4)
+                + uint(P.TAG_LAST_DATE, s.last_date, 4)
                 + uint(P.TAG_PENDING, pending, 1))
 
     def key_update_permission(self, p1, data):
@@ -211,8 +215,7 @@ class Applet:
         check(0 < amount <= _MAX_AMOUNT, P.SW_WRONG_DATA)
         check(peer != s.card_id, P.SW_WRONG_DATA)
         check(purse in s.purses, P.SW_NOT_FOUND)
-        # The card itself refuses a date past its term of validity or before its last transaction.
-        check(s.last_date <= date <= s.validity, P.SW_DATE_REFUSED)
+        check(s.dated(date), P.SW_DATE_REFUSED)
         return purse, amount, date, peer
 
     def value_tx_permission(self, p1, data):
@@ -220,12 +223,14 @@ class Applet:
         token that lets the payee check a genuine payer card asked for this transfer."""
         s = self.state
         check(s.pending_out is None, P.SW_PENDING)
-        purse, amount, date, payee = self._value_terms(parse(data))
+        f = parse(data)
+        purse, amount, date, payee = self._value_terms(f)
+        nonce = need(f, P.TAG_UPDATE_RANDOM, P.RANDOM_LEN)  # the payee's, from its SELECT
         check(amount <= s.purses[purse][0], P.SW_VALUE_LIMIT)
         tx_random = os.urandom(P.RANDOM_LEN)
         partial = T.pack(purse, amount, date, s.card_id, payee, s.counter, 0, tx_random,
                          bytes(P.RANDOM_LEN))
-        token = T.mac(s.transfer_key, T.TX_PERMISSION, partial)
+        token = T.mac(s.transfer_key, T.TX_PERMISSION, partial + bytes(nonce))
         self.tx_session = partial
         return (encode(P.TAG_TX_RANDOM, tx_random) + uint(P.TAG_COUNTER, s.counter, 4)
                 + encode(P.TAG_MAC, token))
@@ -234,6 +239,8 @@ class Applet:
         """S2101B: tentative credit kept as a pending record; S2102B: transmission challenge;
         S2103B: reception random number."""
         s = self.state
+        nonce = self.rx_nonce
+        self.rx_nonce = None  # one S2002 per SELECT, whatever the outcome
         check(s.pending_in is None, P.SW_PENDING)
         f = parse(data)
         purse, amount, date, payer = self._value_terms(f)
@@ -243,12 +250,10 @@ class Applet:
         check(s.purses[purse][0] + amount <= s.purses[purse][1], P.SW_VALUE_LIMIT)
         partial = T.pack(purse, amount, date, payer, s.card_id, payer_counter, 0, tx_random,
                          bytes(P.RANDOM_LEN))
-        check(T.check(s.transfer_key, T.TX_PERMISSION, token, partial), P.SW_SECURITY)
-        # A replayed token: this payer's transmission random already paid us. Compared in
-        # place (log entry: direction, then the context with the tx random at 33..49).
-        tx_random = bytes(tx_random)
-        for e in s.log:
-            check(e[0] != P.LOG_IN or e[34:50] != tx_random, P.SW_SECURITY)
+        # A genuine payer card asked for these terms, in this session of ours: a recorded
+        # S2002 (of a transfer credited, aborted or never finished) carries another nonce.
+        check(nonce is not None and T.check(s.transfer_key, T.TX_PERMISSION, token,
+                                            partial + nonce), P.SW_SECURITY)
         rx_random = os.urandom(P.RANDOM_LEN)
         context = T.pack(purse, amount, date, payer, s.card_id, payer_counter, s.counter,
                          tx_random, rx_random)
@@ -273,16 +278,16 @@ class Applet:
         purse, amount, date = c[0], c[1], c[2]
         check(s.pending_out is None, P.SW_PENDING)
         check(amount <= s.purses[purse][0], P.SW_VALUE_LIMIT)
-        check(s.last_date <= date, P.SW_DATE_REFUSED)
+        check(s.dated(date), P.SW_DATE_REFUSED)
         context = T.pack(purse, amount, date, c[3], c[4], c[5], payee_counter, c[7], rx_random)
         key = T.session_key(s.transfer_key, context)
         check(T.check(key, T.TX_CHALLENGE, challenge), P.SW_SECURITY)
         reception = T.mac(key, T.RX_CHALLENGE)
         s.purses[purse][0] -= amount
         s.counter += 1
-        s.last_date = date
+        s.last_date = max(s.last_date, date)
         s.pending_out = T.record(context, key, s.transfer_key_id)
-        self._log(P.LOG_OUT, context, reception)
+        self.log_entry(P.LOG_OUT, context, reception)
         self.save()
         return (encode(P.TAG_RX_CHALLENGE, reception)
                 + uint(P.TAG_BALANCE, s.purses[purse][0], 4))
@@ -310,7 +315,7 @@ class Applet:
         s.counter += 1
         s.last_date = max(s.last_date, date)
         s.pending_in = None
-        self._log(P.LOG_IN, context, proof)
+        self.log_entry(P.LOG_IN, context, proof)
         self.save()
         return encode(P.TAG_CREDIT_PROOF, proof) + uint(P.TAG_BALANCE, s.purses[purse][0], 4)
 
@@ -358,7 +363,7 @@ class Applet:
         check(p1 <= len(log), P.SW_WRONG_P1P2)
         return b"".join(encode(P.TAG_LOG_ENTRY, e) for e in log[p1 : p1 + _LOG_PAGE])
 
-    def _log(self, direction, context, mac):
+    def log_entry(self, direction, context, mac):
         log = self.state.log
         log.append(bytes((direction,)) + bytes(context) + bytes(mac))
         if len(log) > P.LOG_SIZE:
@@ -387,6 +392,7 @@ _HANDLERS = {
     P.INS_PENDING_RESOLVE: ("recovery", "pending_resolve"),
     P.INS_VALUE_RX_ABORT: ("recovery", "value_rx_abort"),
     P.INS_GET_PENDING: ("recovery", "get_pending"),
+    P.INS_ISSUER_RESOLVE: ("resolve", "issuer_resolve"),
     P.INS_INITIALIZE: ("personalize", "initialize"),
     P.INS_PERSONALIZE: ("personalize", "personalize"),
     P.INS_LOCK: ("personalize", "lock"),

@@ -21,7 +21,7 @@ def card(applet, f):
     s = applet.state
     check(s.scheme in PK_SCHEMES, P.SW_WRONG_STATE)
     date = need_uint(f, P.TAG_DATE, 4)
-    check(s.last_date <= date <= s.validity, P.SW_DATE_REFUSED)
+    check(s.dated(date), P.SW_DATE_REFUSED)
     return s, date
 
 

@@ -38,6 +38,7 @@ _INTS = (
     (P.TAG_UPDATE_KEY_LIMIT, "update_key_limit", 2),
     (P.TAG_COUNTER, "counter", 4),
     (P.TAG_LAST_DATE, "last_date", 4),
+    (P.TAG_NOT_BEFORE, "not_before", 4),
 )
 _BYTES = (
     (P.TAG_CARD_ID, "card_id"),
@@ -82,6 +83,13 @@ class CardState:
             setattr(self, name, None)
         self.purses = {}  # purse -> [value balance, maximum balance]
         self.log = []  # newest last, at most LOG_SIZE packed entries
+
+    def dated(self, date):
+        """Whether the card takes a transaction `date` (it has no clock): not after its term of
+        validity, and not before the latest date the issuer vouched for (personalization,
+        ISSUER RESOLVE). Dates a terminal names only move `last_date`, which refuses nothing:
+        one lying or mistyped date cannot make the card refuse honest terminals later."""
+        return self.not_before <= date <= self.validity
 
     def roll_transfer_key(self, key_id, key):
         """Make `key` the transfer key. The one it replaces joins the last few old ones, so that

@@ -62,6 +62,7 @@ FIELDS = {
     P.TAG_UPDATE_KEY_LIMIT: ("update_key_limit", 2),
     P.TAG_VALIDITY: ("validity", 4),
     P.TAG_SCHEME: ("scheme", 1),
+    P.TAG_NOT_BEFORE: ("not_before", 4),  # the issue date: no transaction dated before it
 }
 _CHUNK = 176  # plaintext per PERSONALIZE command: sealed, it stays under 255 bytes
 

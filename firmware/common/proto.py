@@ -38,13 +38,14 @@ INS_PK_KEY_CONFIRM = const(0x78)  # source checks the target's receipt (SCP11 ke
 INS_KEY_ACTIVATION_OBTAIN = const(0x56)  # S6005 / S6102B: new active ID under the update key
 INS_KEY_ACTIVATE = const(0x58)  # S6006 / S6103A, S6104A: activate a pre-loaded transfer key
 INS_GENERATE_KEY = const(0xE6)  # secured: the card makes its P-256 key pair, returns the public
+INS_ISSUER_RESOLVE = const(0x7C)  # the issuer's MACed verdict settles a pending record
 
 # Status words
 SW_OK = const(0x9000)
 SW_RECORD_DAMAGED = const(0x6581)  # memory failure: the stored state record fails its MAC
 SW_WRONG_LENGTH = const(0x6700)
 SW_SECURITY = const(0x6982)  # MAC, wrapped key or proof did not verify
-SW_DATE_REFUSED = const(0x6984)  # transaction date past validity or before last transaction
+SW_DATE_REFUSED = const(0x6984)  # transaction date past validity or before the issuer's date
 SW_WRONG_STATE = const(0x6985)  # life cycle or command order does not allow it
 SW_PENDING = const(0x6986)  # a pending transfer must be resolved first
 SW_WRONG_DATA = const(0x6A80)
@@ -106,6 +107,8 @@ TAG_PEER_COUNTER = const(0x9C)
 TAG_LAST_DATE = const(0x9E)
 TAG_CONTEXT = const(0xD0)  # a packed transfer context (common.transfer)
 TAG_PERSO_COUNTER = const(0xD1)
+TAG_VERDICT = const(0xDD)  # ISSUER RESOLVE: VERDICT_*
+TAG_NOT_BEFORE = const(0xDC)  # the card refuses earlier dates: the issuer's, never a terminal's
 # context class, constructed bit set; A1 and A2 in the state record, and A3 everywhere, hold
 # packed bytes, not nested TLVs (docs/protocol.md section 4)
 TAG_PURSE_RECORD = const(0xA0)
@@ -117,6 +120,12 @@ TAG_PRELOADED_KEY = const(0xA4)
 # Pending flags in TAG_PENDING
 PENDING_OUT = const(1)
 PENDING_IN = const(2)
+
+# The issuer's verdicts on a pending record (ISSUER RESOLVE)
+VERDICT_CREDIT = const(1)  # pending incoming: the payer debited, credit it
+VERDICT_ABORT = const(2)  # pending incoming: the payer never debited, drop it
+VERDICT_CREDITED = const(3)  # pending outgoing: the payee credited, drop it
+VERDICT_REFUND = const(4)  # pending outgoing: the payee never credits, refund it
 
 # Log entry directions
 LOG_OUT = const(1)

@@ -7,7 +7,7 @@ TEXT = {
                          "to operate",
     P.SW_WRONG_LENGTH: "wrong length",
     P.SW_SECURITY: "security status not satisfied (authentication failed)",
-    P.SW_DATE_REFUSED: "transaction date past the term of validity or before the last transaction",
+    P.SW_DATE_REFUSED: "transaction date past the term of validity or before the issuer's date",
     P.SW_WRONG_STATE: "conditions of use not satisfied (wrong state or order)",
     P.SW_PENDING: "a pending transfer must be resolved first",
     P.SW_WRONG_DATA: "wrong data",

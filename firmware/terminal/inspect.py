@@ -17,7 +17,7 @@ def read_card(link):
         return card
     for name, tag in (("scheme", P.TAG_SCHEME), ("transfer_key_id", P.TAG_TRANSFER_KEY_ID),
                       ("update_key_id", P.TAG_UPDATE_KEY_ID), ("validity", P.TAG_VALIDITY),
-                      ("pending", P.TAG_PENDING)):
+                      ("pending", P.TAG_PENDING), ("last_date", P.TAG_LAST_DATE)):
         card[name] = _int(info[tag])
     purses = {}
     for tag, value in items(link.command("BALANCE", P.INS_GET_BALANCE, raw=True)):

@@ -75,7 +75,8 @@ def transfer_value(payer, payee, purse, amount, date, steps):
     terms = uint(P.TAG_PURSE, purse, 1) + uint(P.TAG_AMOUNT, amount, 4) + uint(P.TAG_DATE, date, 4)
     steps.append("S2001")
     r1 = payer.link.command("S2001", P.INS_VALUE_TX_PERMISSION,
-                            terms + encode(P.TAG_PEER_ID, payee.card_id))
+                            terms + encode(P.TAG_PEER_ID, payee.card_id)
+                            + encode(P.TAG_UPDATE_RANDOM, payee.update_random))
     steps.append("S2002")
     r2 = payee.link.command("S2002", P.INS_VALUE_RX_PERMISSION,
                             terms + encode(P.TAG_PEER_ID, payer.card_id)

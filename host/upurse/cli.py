@@ -196,6 +196,7 @@ def card_summary(issuer: Issuer, name: str, card: dict) -> dict:
         "valid_until": fmt_date(card["validity"]) if "validity" in card else None,
         "scheme": SCHEME_NAMES.get(card.get("scheme"), card.get("scheme")),
         "pending": card.get("pending", 0),
+        "last_date": fmt_date(card["last_date"]) if card.get("last_date") else None,
     }
 
 
@@ -318,9 +319,41 @@ def run_transfer(issuer: Issuer, payer: str, payee: str, amount: int, purse: int
             "interrupt_after": interrupt_after}  # set here only when the step never came
 
 
+DATE_SLACK = 1  # days --date may differ from today's date without --allow-date (time zones)
+
+
+def _last_dates(args, issuer: Issuer, names) -> str:
+    """'a last transacted on 2026-12-01, b on ...': the dates the cards hold."""
+    held = []
+    for name in names:
+        if args.rig != "direct" and not args.interrupt_after:
+            summary = rigmode.card_show(argparse.Namespace(**{**vars(args), "name": name}),
+                                        issuer)
+        else:
+            with _open_card(issuer, name, args.interpreter) as proc:
+                summary = card_summary(issuer, name, read_card(CardLink(proc, name)))
+        held.append(f"{name} on {summary['last_date'] or 'no date yet'}")
+    return "last transactions: " + ", ".join(held)
+
+
+def check_date(args, issuer: Issuer, day: date) -> None:
+    """A --date far from today is refused unless --allow-date: whatever date a transfer
+    names goes into both cards' logs (a card has no clock)."""
+    today = date.today()
+    if abs((day - today).days) <= DATE_SLACK or args.allow_date:
+        return
+    raise UserError(f"--date {day.isoformat()} is {abs((day - today).days)} days from today "
+                    f"({today.isoformat()}); {_last_dates(args, issuer, (args.payer, args.payee))}"
+                    "; pass --allow-date to use it anyway")
+
+
 def cmd_transfer(args) -> None:
     issuer = Issuer(args.dir)
     day = _date(args.date) if args.date else date.today()
+    problem = transfer_problem(args.payer, args.payee, args.amount)
+    if problem:
+        raise UserError(problem)
+    check_date(args, issuer, day)
     purse = PURSES["points" if args.points else "money"]
     if args.rig != "direct" and not args.interrupt_after:  # the terminal board settles
         r = rigmode.run_transfer(args, issuer, purse, day)
@@ -371,6 +404,26 @@ def cmd_reconcile(args) -> None:
          "\n".join(lines))
 
 
+def _resolved_text(r: dict) -> str:
+    what = f"{r['payer']} -> {r['payee']} of {r['amount']} {r['purse']} on {r['date']}"
+    why = ("the payer debited it" if r["fate"] == "credited"
+           else "the payer never debited it" if r["record"] == "incoming"
+           else "its payee's tentative credit was dropped")
+    return (f"resolved by the issuer: {r['card']}'s {r['record']} record of {what}: {why}; "
+            f"{r['outcome']} (balance {r['balance']})")
+
+
+def cmd_issuer_resolve(args) -> None:
+    """The issuer settles the pending records of a card that no terminal can."""
+    from upurse.resolve import resolve
+
+    issuer = Issuer(args.dir)
+    done = [_names(issuer, r) for r in resolve(
+        issuer, args.name, lambda name: _open_card(issuer, name, args.interpreter))]
+    _out(args, {"name": args.name, "resolved": done},
+         "\n".join(_resolved_text(r) for r in done) or f"nothing pending for {args.name}")
+
+
 def cmd_demo(args) -> None:
     from upurse.demo import run_demo
 
@@ -405,6 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = issuer.add_parser("crl", parents=[common], help="show or export the current CRL")
     p.add_argument("--out", type=Path, help="write the signed CRL to this file")
     p.set_defaults(func=cmd_issuer_crl)
+    p = issuer.add_parser("resolve", parents=[common],
+                          help="settle a card's pending records that no terminal can, by the "
+                               "issuer's MACed verdict")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_issuer_resolve)
     p = issuer.add_parser("reconcile", parents=[common],
                           help="match every card's log and pending records, transfer by transfer")
     p.set_defaults(func=cmd_reconcile)
@@ -439,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("amount", type=int)
     p.add_argument("--points", action="store_true", help="move points instead of money")
     p.add_argument("--date", help="transaction date, YYYY-MM-DD (default today)")
+    p.add_argument("--allow-date", action="store_true",
+                   help=f"take a --date more than {DATE_SLACK} day from today's")
     p.add_argument("--crl", type=Path, help="a CRL file for the terminal (it keeps the newest "
                                             "it has seen, the issuer's current one at least)")
     p.add_argument("--interrupt-after", choices=sorted(STEPS), metavar="STEP",

@@ -184,6 +184,7 @@ class Issuer:
             "update_key_limit": int(self.meta("update_key_limit")),
             "validity": int(valid_until.strftime("%Y%m%d")),
             "scheme": scheme,
+            "not_before": int(date.today().strftime("%Y%m%d")),  # the issuer's clock
             "purses": {1: (balance, max_balance), 2: (points, max_balance)},
         }
         if scheme == proto.SCHEME_PKI:  # Fig. 6: no update key

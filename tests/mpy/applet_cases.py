@@ -108,7 +108,7 @@ def summary(state):
     out = {}
     for name in ("life_cycle", "perso_counter", "scheme", "validity", "transfer_key_id",
                  "transfer_key_limit", "update_key_id",
-                 "update_key_limit", "counter", "last_date", "card_id", "perso_key",
+                 "update_key_limit", "counter", "last_date", "not_before", "card_id", "perso_key",
                  "transfer_key", "old_transfer_keys", "update_key"):
         out[name] = getattr(state, name)
     out["pending_out"] = state.pending_out is not None
@@ -178,7 +178,8 @@ def _terms(ctx):
 
 
 def _s2001(ctx):
-    return _terms(ctx) + [(P.TAG_PEER_ID, ctx["b"].state.card_id)]
+    return _terms(ctx) + [(P.TAG_PEER_ID, ctx["b"].state.card_id),
+                          (P.TAG_UPDATE_RANDOM, ctx["ib"][P.TAG_UPDATE_RANDOM])]
 
 
 def _s2002(ctx):
@@ -395,7 +396,7 @@ def third_pays(who, amount, date, n=3):
     def action(ctx, lab):
         c = lab.card(n)
         ok(c, SELECT)
-        side = {"a": c, "b": ctx[who], "terms": (MONEY, amount, date)}
+        side = {"a": c, "b": ctx[who], "ib": ctx["i" + who], "terms": (MONEY, amount, date)}
         run_steps(side, 5)
     return action
 
@@ -492,7 +493,8 @@ def check_s2001(ctx, f):
     assert f[P.TAG_COUNTER] == u(0, 4)
     partial = T.pack(purse, amount, date, card_id(1), card_id(2), 0, 0, f[P.TAG_TX_RANDOM],
                      bytes(16))
-    assert T.check(TRANSFER_KEYS[1], T.TX_PERMISSION, f[P.TAG_MAC], partial)
+    assert T.check(TRANSFER_KEYS[1], T.TX_PERMISSION, f[P.TAG_MAC],
+                   partial + ctx["ib"][P.TAG_UPDATE_RANDOM])
 
 
 def check_s2002(ctx, f):
@@ -653,7 +655,7 @@ case("SELECT P2 0C", ACTIVE, raw(command(0, P.INS_SELECT, 4, 0x0C, P.AID)), P.SW
 # S1002 GET CARD INFO, S1004 KEY UPDATE PERMISSION
 case("GET CARD INFO", ACTIVE, raw(cmd(P.INS_GET_CARD_INFO)), P.SW_OK, {},
      info_fields(P.STATE_ACTIVE, P.TAG_CARD_ID, P.TAG_SCHEME, P.TAG_TRANSFER_KEY_ID,
-                 P.TAG_UPDATE_KEY_ID, P.TAG_VALIDITY, P.TAG_PENDING))
+                 P.TAG_UPDATE_KEY_ID, P.TAG_VALIDITY, P.TAG_LAST_DATE, P.TAG_PENDING))
 case("GET CARD INFO blank", blank(), raw(cmd(P.INS_GET_CARD_INFO)), P.SW_OK, {},
      info_fields(P.STATE_BLANK))
 case("GET CARD INFO with data", ACTIVE, raw(cmd(P.INS_GET_CARD_INFO, b"\x00")),
@@ -743,8 +745,11 @@ case("S2001 purse 0", _P, _s2001_with({P.TAG_PURSE: b"\x00"}), P.SW_NOT_FOUND)
 case("S2001 date past validity", _P, _s2001_with({P.TAG_DATE: u(VALIDITY + 1, 4)}),
      P.SW_DATE_REFUSED)
 case("S2001 expired card", upto(0, a_kw={"validity": DATE - 1}), _TX, P.SW_DATE_REFUSED)
-case("S2001 date before last transaction", then(upto(5), reselect("a")),
-     _s2001_with({P.TAG_DATE: u(DATE - 1, 4)}), P.SW_DATE_REFUSED)
+case("S2001 date before last transaction (a terminal's date refuses nothing later)",
+     then(upto(5), reselect("a")), _s2001_with({P.TAG_DATE: u(DATE - 1, 4)}), P.SW_OK, {})
+case("S2001 date before the issue date", upto(0, a_kw={"not_before": DATE + 1}), _TX,
+     P.SW_DATE_REFUSED)
+case("S2001 on the issue date", upto(0, a_kw={"not_before": DATE}), _TX, P.SW_OK, {})
 case("S2001 same date as last transaction", then(upto(5), reselect("a")), _TX, P.SW_OK, {})
 case("S2001 to itself", _P, _s2001_with({P.TAG_PEER_ID: card_id(1)}), P.SW_WRONG_DATA)
 case("S2001 while debit pending", upto(3), _TX, P.SW_PENDING)
@@ -787,7 +792,10 @@ case("S2002 while credit pending", then(upto(2, "b"), steps(1)), _RX, P.SW_PENDI
 case("S2002 date past validity", upto(1, "b", b_kw={"validity": DATE - 1}), _RX,
      P.SW_DATE_REFUSED)
 case("S2002 date before last transaction",
-     then(upto(5, "b"), third_pays("b", 10, DATE + 1), steps(1)), _RX, P.SW_DATE_REFUSED)
+     then(upto(5, "b"), reselect("b"), third_pays("b", 10, DATE + 1), reselect("b"), steps(1)),
+     _RX, P.SW_OK, {"pending_in": True})
+case("S2002 date before the issue date", upto(1, "b", b_kw={"not_before": DATE + 1}), _RX,
+     P.SW_DATE_REFUSED)
 case("S2002 amount zero", _B1, _s2002_with({P.TAG_AMOUNT: u(0, 4)}), P.SW_WRONG_DATA)
 case("S2002 amount 2^31", _B1, _s2002_with({P.TAG_AMOUNT: u(0x80000000, 4)}), P.SW_WRONG_DATA)
 case("S2002 from itself", _B1, _s2002_with({P.TAG_PEER_ID: card_id(2)}), P.SW_WRONG_DATA)
@@ -851,8 +859,8 @@ case("S2003 repeated", then(_A2, send("a", _VT)), _VT, P.SW_WRONG_STATE)
 case("S2003 replayed from an earlier session",
      then(upto(5), _old_s2003, reselect("a"), reselect("b"), steps(2)),
      lambda c: c["old"], P.SW_SECURITY)
-case("S2003 after a later credit", then(_A2, third_pays("a", 10, DATE + 1)), _VT,
-     P.SW_DATE_REFUSED)
+case("S2003 after a later credit", then(_A2, third_pays("a", 10, DATE + 1)), _VT, P.SW_OK,
+     {"money": 910, "counter": 2, "pending_out": True, "log": 2})
 case("S2003 short challenge", _A2, _s2003_with({P.TAG_TX_CHALLENGE: bytes(8)}), P.SW_WRONG_DATA)
 case("S2003 no rx random", _A2, _s2003_with({P.TAG_RX_RANDOM: None}), P.SW_WRONG_DATA)
 
@@ -976,8 +984,8 @@ def _transfers(n):
     def action(ctx, lab):
         for i in range(n):
             ctx["terms"] = (MONEY, 1 + i, DATE + i)
-            ok(ctx["a"], SELECT)
-            ok(ctx["b"], SELECT)
+            ctx["ia"] = ok(ctx["a"], SELECT)
+            ctx["ib"] = ok(ctx["b"], SELECT)
             run_steps(ctx, 5)
     return action
 
@@ -1119,7 +1127,7 @@ def still_works(lab, card):
         ok(card, cmd(P.INS_GET_CARD_INFO))
         return
     s = stored(card)
-    date = max(s.last_date, DATE)
+    date = max(s.not_before, DATE)
     if s.pending_out is not None or s.purses[MONEY][0] < 1 or date > s.validity:
         ok(card, cmd(P.INS_GET_BALANCE))
         return

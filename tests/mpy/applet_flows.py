@@ -427,12 +427,14 @@ def _expired(lab):
 
 
 def _old_date(lab):
+    """A terminal's date refuses nothing later (issue 9, finding 2): only the issuer's does."""
     a, b = _pair(lab)
     settle(a, b, MONEY, AMOUNT, DATE)
-    refused(lambda: settle(a, b, MONEY, 10, DATE - 1), "S2001", P.SW_DATE_REFUSED)
-    c = lab.card(3)
-    refused(lambda: settle(c, b, MONEY, 10, DATE - 1), "S2002", P.SW_DATE_REFUSED)
-    assert (money(a), money(b), money(c)) == (900, 1100, 1000)
+    settle(a, b, MONEY, 10, DATE - 1)
+    c = lab.card(3, not_before=DATE)
+    refused(lambda: settle(a, c, MONEY, 10, DATE - 1), "S2002", P.SW_DATE_REFUSED)
+    refused(lambda: settle(c, b, MONEY, 10, DATE - 1), "S2001", P.SW_DATE_REFUSED)
+    assert (money(a), money(b), money(c)) == (890, 1110, 1000)
     idle(a, b, c)
 
 
@@ -507,7 +509,7 @@ def _not_personalized(lab):
 
 
 flow("expired card", _expired)
-flow("date before the last transaction", _old_date)
+flow("date before the last transaction, and before the issue date", _old_date)
 flow("amounts: above balance, zero, negative", _amounts)
 flow("payee balance above its maximum", _above_maximum)
 flow("same card as payer and payee", _same_card)

@@ -12,7 +12,7 @@ Prints one line per group and `OK attacks N cases (R rejected, H harmless)`.
 """
 import sys
 
-from driver import DATE, MONEY, SELECT, STEPS, Run, cmd, edit, fields, flip, sw_of, u
+from driver import DATE, MONEY, SELECT, STEPS, Run, cmd, edit, fields, flip, select_card, sw_of, u
 from fieldlab import POINTS, World
 
 from common import proto as P
@@ -40,7 +40,7 @@ class Lab(World):
 
     def select(self, *ns):
         for n in ns:
-            self.send(n, SELECT)
+            assert sw_of(select_card(self, n)) == P.SW_OK
 
     def attack(self, name, n, apdu, want):
         before = self.snapshot()[0]
@@ -140,6 +140,64 @@ def replays_of_recovery(root):
     lab.attack("replay GET PENDING", 2, cmd(P.INS_GET_PENDING, []), P.SW_OK)
     # the aborted transfer's S2003 can never debit now, in this session or a later one
     lab.attack("S2003 after the abort proof", 1, r.apdu("S2003"), P.SW_WRONG_STATE)
+
+
+@group
+def replays_of_an_aborted_transfer(root):
+    """A sniffed S2002 of a transfer recovery undid, sent again and again (issue 9, finding 4):
+    each time in a new session of the payee, whose nonce the token no longer carries."""
+    lab = Lab(root)
+    r = Run(lab).upto("S2002")  # card 2 holds a tentative credit; card 1 never debits
+    lab.power_cycle()
+    settle(lab.cards[1], lab.cards[2], MONEY, 1, DATE)  # recovery undoes it, then pays 1
+    assert lab.cards[2].state().pending_in is None
+    for i in range(3):
+        lab.power_cycle()
+        lab.select(1, 2)
+        lab.attack(f"replay aborted S2002 #{i + 1}", 2, r.apdu("S2002"), P.SW_SECURITY)
+    settle(lab.cards[3], lab.cards[2], MONEY, 1, DATE)  # card 2 still receives
+
+
+def _resolution(lab, n, context, verdict, date=DATE, card=None):
+    """ISSUER RESOLVE for card n's record `context`, MACed under card `card`'s key (n's)."""
+    from cards import ISSUER_PERSO_KEY, card_id
+
+    from common import perso, resolution
+
+    key_of = card if card is not None else n
+    tag = resolution.mac(perso.diversify(ISSUER_PERSO_KEY, card_id(key_of)), card_id(key_of),
+                         verdict, date, context)
+    return [(P.TAG_CONTEXT, context), (P.TAG_VERDICT, u(verdict, 1)), (P.TAG_DATE, u(date, 4)),
+            (P.TAG_MAC, tag)]
+
+
+@group
+def issuer_resolutions(root):
+    """ISSUER RESOLVE forged, moved to another card, record or verdict, or replayed."""
+    lab = Lab(root)
+    r = Run(lab).upto("S2002")  # card 2 holds a tentative credit
+    ctx = r.context()
+    good = _resolution(lab, 2, ctx, P.VERDICT_ABORT)
+    for name, pairs, want in (
+            ("forged MAC", edit(good, {P.TAG_MAC: flip}), P.SW_SECURITY),
+            ("zero MAC", edit(good, {P.TAG_MAC: bytes(16)}), P.SW_SECURITY),
+            ("another card's key", _resolution(lab, 2, ctx, P.VERDICT_ABORT, card=1),
+             P.SW_SECURITY),
+            ("verdict changed", edit(good, {P.TAG_VERDICT: u(P.VERDICT_CREDIT, 1)}),
+             P.SW_SECURITY),
+            ("date changed", edit(good, {P.TAG_DATE: u(DATE + 1, 4)}), P.SW_SECURITY),
+            ("context changed", edit(good, {P.TAG_CONTEXT: flip}), P.SW_SECURITY),
+            ("no record with this context", _resolution(lab, 2, flip(ctx), P.VERDICT_ABORT),
+             P.SW_NOT_FOUND),
+            ("the other side's verdict", _resolution(lab, 2, ctx, P.VERDICT_REFUND),
+             P.SW_NOT_FOUND),
+            ("unknown verdict", _resolution(lab, 2, ctx, 9), P.SW_WRONG_DATA),
+            ("MAC truncated", edit(good, {P.TAG_MAC: lambda v: v[:8]}), P.SW_WRONG_DATA)):
+        lab.attack("ISSUER RESOLVE " + name, 2, cmd(P.INS_ISSUER_RESOLVE, pairs), want)
+    lab.attack("ISSUER RESOLVE sent to the payer", 1, cmd(P.INS_ISSUER_RESOLVE, good),
+               P.SW_SECURITY)
+    lab.send(2, cmd(P.INS_ISSUER_RESOLVE, good))
+    lab.attack("ISSUER RESOLVE replayed", 2, cmd(P.INS_ISSUER_RESOLVE, good), P.SW_NOT_FOUND)
 
 
 @group
@@ -327,12 +385,13 @@ def key_ids(root):
 
 @group
 def dates(root):
-    """A terminal lying about the date: before the card's last transaction, after validity."""
+    """A terminal lying about the date: before the card's issue date, after validity."""
+    issued = {"not_before": DATE - 5}
     for step in ("S2001", "S2002"):
-        for name, date in (("before the last transaction", DATE - 1),
+        for name, date in (("before the issue date", DATE - 6),
                            ("after validity", 20301231 + 1),
                            ("far future", 0xFFFFFFFF), ("zero", 0)):
-            lab = Lab(root)
+            lab = Lab(root, {1: issued, 2: issued, 3: issued})
             Run(lab).upto("S2005")  # last transaction on DATE for cards 1 and 2
             lab.power_cycle()
             r = Run(lab, date=date)

@@ -46,7 +46,7 @@ def card_id(n):
 
 def profile(transfer_key_id=1, balance=1000, points=50, validity=20301231, limit=10,
             max_balance=100000, update_key_id=1, update_key=UPDATE_KEY, scheme=P.SCHEME_SYMMETRIC,
-            update_key_limit=10):
+            update_key_limit=10, not_before=0):
     prof = {
         "transfer_key_id": transfer_key_id,
         "transfer_key": TRANSFER_KEYS[transfer_key_id],
@@ -56,6 +56,7 @@ def profile(transfer_key_id=1, balance=1000, points=50, validity=20301231, limit
         "update_key_limit": update_key_limit,
         "validity": validity,
         "scheme": scheme,
+        "not_before": not_before,
         "purses": {P.PURSE_MONEY: (balance, max_balance), P.PURSE_POINTS: (points, max_balance)},
     }
     if scheme == P.SCHEME_PKI:  # Fig. 6: no update key

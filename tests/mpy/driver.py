@@ -34,6 +34,18 @@ def fields(resp):
     return {tag: bytes(v) for tag, v in items(resp[:-2])}
 
 
+def select_card(lab, n):
+    """SELECT card `n`; its random (the nonce S2001 binds, section 7) kept in `lab.nonces`."""
+    resp = lab.transmit(n, SELECT)
+    if sw_of(resp) == P.SW_OK:
+        got = {tag: bytes(v) for tag, v in items(resp[:-2])}
+        if P.TAG_UPDATE_RANDOM in got:
+            if not hasattr(lab, "nonces"):
+                lab.nonces = {}
+            lab.nonces[n] = got[P.TAG_UPDATE_RANDOM]
+    return resp
+
+
 def cmd(ins, pairs, p1=0):
     return command(P.CLA_PROPRIETARY, ins, p1, 0, b"".join(encode(t, v) for t, v in pairs))
 
@@ -73,7 +85,9 @@ class Run:
         g = self.got
         cards = self.lab.cards
         if step == "S2001":
-            return self.terms + [(P.TAG_PEER_ID, cards[self.payee].id)]
+            nonce = getattr(self.lab, "nonces", {}).get(self.payee, bytes(16))
+            return self.terms + [(P.TAG_PEER_ID, cards[self.payee].id),
+                                 (P.TAG_UPDATE_RANDOM, nonce)]
         if step == "S2002":
             return self.terms + [
                 (P.TAG_PEER_ID, cards[self.payer].id),
@@ -121,7 +135,7 @@ class Run:
     def upto(self, last, select=True):
         if select:
             for n in (self.payer, self.payee):
-                assert sw_of(self.lab.transmit(n, SELECT)) == P.SW_OK
+                assert sw_of(select_card(self.lab, n)) == P.SW_OK
         for s in STEPS:
             self.step(s)
             if s == last:
