@@ -144,3 +144,20 @@ def test_a_pending_record_with_an_absent_card_is_named(issuer: Path) -> None:
     out = upurse(issuer, "transfer", "a", "b", "5", "--rig", "direct").stdout
     assert "a -> c of 10 money confirmed" in out
     assert (card(issuer, "a")["balance"], card(issuer, "c")["balance"]) == (985, 10)
+
+
+def test_issuer_resolve_settles_both_sides(issuer: Path) -> None:
+    """`upurse issuer resolve`: the issuer's MACed verdict, from what it reads on both cards."""
+    upurse(issuer, "transfer", "a", "b", "100", "--interrupt-after", "S2002", code=3)
+    out = upurse(issuer, "issuer", "resolve", "b").stdout
+    assert ("resolved by the issuer: b's incoming record of a -> b of 100 money on" in out
+            and "the payer never debited it; dropped (balance 500)" in out), out
+    upurse(issuer, "transfer", "a", "b", "100", "--interrupt-after", "S2003", code=3)
+    r = json.loads(upurse(issuer, "issuer", "resolve", "a", "--json").stdout)["resolved"]
+    assert [(x["card"], x["record"], x["outcome"], x["balance"]) for x in r] == [
+        ("a", "outgoing", "credited", 900), ("b", "incoming", "credited", 600)]
+    assert upurse(issuer, "issuer", "resolve", "a").stdout.strip() == "nothing pending for a"
+    a, b = card(issuer, "a"), card(issuer, "b")
+    assert (a["balance"], a["pending"], b["balance"], b["pending"]) == (900, 0, 600, 0)
+    assert reconcile(issuer)["in_flight"] == {}
+    upurse(issuer, "transfer", "b", "a", "1")  # both pay and receive again

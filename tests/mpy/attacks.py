@@ -159,16 +159,9 @@ def replays_of_an_aborted_transfer(root):
 
 
 def _resolution(lab, n, context, verdict, date=DATE, card=None):
-    """ISSUER RESOLVE for card n's record `context`, MACed under card `card`'s key (n's)."""
-    from cards import ISSUER_PERSO_KEY, card_id
+    from cards import resolution
 
-    from common import perso, resolution
-
-    key_of = card if card is not None else n
-    tag = resolution.mac(perso.diversify(ISSUER_PERSO_KEY, card_id(key_of)), card_id(key_of),
-                         verdict, date, context)
-    return [(P.TAG_CONTEXT, context), (P.TAG_VERDICT, u(verdict, 1)), (P.TAG_DATE, u(date, 4)),
-            (P.TAG_MAC, tag)]
+    return resolution(n, context, verdict, date, card)
 
 
 @group

@@ -85,6 +85,17 @@ def value_held(states, purse=P.PURSE_MONEY):
     return total
 
 
+def resolution(n, context, verdict, date, key_of=None):
+    """ISSUER RESOLVE's fields for card n's pending record `context`, MACed as the test issuer
+    does it (under card `key_of`'s personalization key: card n's unless a test says)."""
+    from common import resolution as R
+
+    cid = card_id(key_of if key_of is not None else n)
+    tag = R.mac(perso.diversify(ISSUER_PERSO_KEY, cid), cid, verdict, date, context)
+    return [(P.TAG_CONTEXT, bytes(context)), (P.TAG_VERDICT, bytes((verdict,))),
+            (P.TAG_DATE, date.to_bytes(4, "big")), (P.TAG_MAC, tag)]
+
+
 def _run(applet, apdus):
     for apdu in apdus:
         resp = applet.process(apdu)

@@ -20,7 +20,7 @@ Prints a line per card and per command kind, and `OK powercut applet ...` with t
 """
 import hashlib
 
-from cards import ISSUER_PERSO_KEY, card_id, profile
+from cards import ISSUER_PERSO_KEY, card_id, profile, resolution
 from powercut import Report, Rig
 
 from card import applet as applet_module
@@ -30,6 +30,7 @@ from card.store import Store
 from common import perso
 from common import proto as P  # noqa: N812 - the firmware's name for it
 from common.apdu import command
+from common.tlv import encode, items
 from terminal.cardlink import CardLink
 from terminal.recovery import resolve_pending
 from terminal.settlement import select, settle
@@ -43,7 +44,7 @@ NAMES = {getattr(P, n): n[4:] for n in dir(P) if n.startswith("INS_")}
 
 # Commands that change what a card keeps: the test fails unless each of them wrote.
 SAVING = ("INITIALIZE", "PERSONALIZE", "LOCK", "KEY_UPDATE", "VALUE_RX_PERMISSION", "VALUE_TX",
-          "VALUE_RX", "VALUE_TX_CONFIRM", "VALUE_RX_ABORT")
+          "VALUE_RX", "VALUE_TX_CONFIRM", "VALUE_RX_ABORT", "ISSUER_RESOLVE")
 
 
 class Chance:
@@ -151,6 +152,15 @@ def record_flows():
     for tear in (P.INS_VALUE_RX, P.INS_VALUE_TX, P.INS_VALUE_TX_CONFIRM):
         run(one, two, 7, tear)
         run(one, two, 5, recover=True)
+    # The issuer's way out: a torn transfer's tentative credit dropped by ISSUER RESOLVE
+    run(one, two, 9, P.INS_VALUE_TX)
+    two.power_up()
+    assert two.transmit(_SELECT)[-2:] == b"\x90\x00"
+    pending = dict(items(two.transmit(_GET_PENDING)[:-2]))
+    context = dict(items(pending[P.TAG_PENDING_IN]))[P.TAG_CONTEXT]
+    apdu = command(P.CLA_PROPRIETARY, P.INS_ISSUER_RESOLVE, 0, 0, b"".join(
+        encode(t, v) for t, v in resolution(2, context, P.VERDICT_ABORT, _DATE)))
+    assert two.transmit(apdu)[-2:] == b"\x90\x00"
     total = sum(_balances(card.store.record) for card in (one, two))
     assert total == 2 * 1000, total  # the recording itself kept every unit of value
     return one, two
