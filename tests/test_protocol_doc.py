@@ -33,7 +33,7 @@ SEED_STEPS = (
     "S2001", "S2101A", "S2102A", "S2002", "S2101B", "S2102B", "S2103B", "S2003", "S2103A",
     "S2104A", "S2105A", "S2004", "S2104B", "S2105B",
 )
-OUR_STEPS = ("S2005", "RECOVER")
+OUR_STEPS = ("S2005", "RECOVER", "RESOLVE")
 # Embodiments 2-5: Fig. 7, 11, 18 (public key) and Fig. 10, 14, 17 (update key, pre-loaded),
 # and our key-confirmation step of the public-key path.
 _PK_STEPS = ("001", "002", "003", "004", "005", "006", "101A", "101B", "102A", "102B", "103A",
