@@ -6,7 +6,7 @@ context, the session key and key ID for pending records, a direction and MAC for
 The record ends with its own MAC (docs/protocol.md section 4, "Record integrity"): HMAC-SHA-256,
 cut to 16 bytes, under a key the card derives from its personalization key, which never leaves
 it. A record that is damaged, cut short or edited outside the card fails it, and
-`CardState.decode` raises RecordError; the applet then refuses to work (SW_RECORD_DAMAGED). The
+`CardState.decode` raises ValueError; the applet then refuses to work (SW_RECORD_DAMAGED). The
 MAC is part of the one write that saves the record: no extra flash write, one hash per save.
 """
 from micropython import const
@@ -51,20 +51,10 @@ _BYTES = (
 )
 
 
-class RecordError(ValueError):
-    """The stored record fails its MAC: damaged, cut short, or edited outside the card."""
-
-
-_key_cache = [None, None]  # [perso key + card identity, record MAC key]: derived once per card
-
-
 def _record_mac(perso_key, card_id, body):
     """The 16-byte MAC of a record's `body` (bytes, or a list of pieces in order)."""
-    ident = bytes(perso_key) + bytes(card_id or b"")
-    if _key_cache[0] != ident:
-        _key_cache[1] = derive(perso_key, b"upurse record mac", bytes(card_id or b""))
-        _key_cache[0] = ident
-    return hmac_sha256(_key_cache[1], body)[: P.MAC_LEN]
+    key = derive(perso_key, b"upurse record mac", bytes(card_id or b""))
+    return hmac_sha256(key, body)[: P.MAC_LEN]
 
 
 class CardState:
@@ -137,23 +127,22 @@ class CardState:
     @classmethod
     def decode(cls, record):
         """The state a saved record holds; an empty record is a blank card. Raises
-        RecordError unless the record ends with its MAC and the MAC checks: nothing in it
+        ValueError unless the record ends with its MAC and the MAC checks: nothing in it
         is believed before that."""
         state = cls()
         if not record:
             return state
         n = len(record)
         if n < _MAC_TLV or record[n - _MAC_TLV] != _T_RECORD_MAC or record[n - 17] != 16:
-            raise RecordError("no record MAC")
-        whole = memoryview(record)
-        record, mac = whole[: n - _MAC_TLV], whole[n - P.MAC_LEN :]
+            raise ValueError("no record MAC")
+        mac = memoryview(record)[n - P.MAC_LEN :]
+        record = memoryview(record)[: n - _MAC_TLV]
         ident = {}
         for tag, value in items(record):
-            if tag == P.TAG_PERSO_KEY or tag == P.TAG_CARD_ID:
-                ident[tag] = value
+            ident[tag] = value  # the last of each tag: the MAC covers them all anyway
         key = ident.get(P.TAG_PERSO_KEY)
         if key is None or not equal(_record_mac(key, ident.get(P.TAG_CARD_ID), record), mac):
-            raise RecordError("record MAC")
+            raise ValueError("record MAC")
         ints = {tag: name for tag, name, _ in _INTS}
         raw = {tag: name for tag, name in _BYTES}
         for tag, value in items(record):
