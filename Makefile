@@ -11,25 +11,30 @@ BOARD ?= unix
 PORT ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: libnfc's nfc-list checks the simulated PN532 field; tshark
-# decodes the rig's pcapng captures
-APT_PACKAGES := libnfc-bin tshark
-APT_COMMANDS := nfc-list tshark
+# decodes the rig's pcapng captures; pcscd with vsmartcard's virtual reader serves emulated
+# cards over PC/SC to opensc-tool (opensc), pcsc_scan and scriptor (pcsc-tools) and pyscard,
+# which pip builds with swig against libpcsclite-dev (so these come before pip)
+APT_PACKAGES := libnfc-bin tshark pcscd vsmartcard-vpcd libpcsclite-dev swig opensc pcsc-tools
+APT_COMMANDS := nfc-list tshark pcscd vpcd-config swig opensc-tool pcsc_scan scriptor
+APT_FILES := /usr/include/PCSC/winscard.h
 
-.PHONY: all demo test bench fuzz lint firmware flash-card flash-terminal hil clean deps
+.PHONY: all demo test bench fuzz lint firmware flash-card flash-terminal hil clean deps apt
 
 all: test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml | apt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,pcsc]'
 	@touch $@
 
-deps: $(STAMP)
-	@command -v $(APT_COMMANDS) >/dev/null || { \
+apt:
+	@{ command -v $(APT_COMMANDS) && ls $(APT_FILES); } >/dev/null 2>&1 || { \
 	  echo "installing Debian packages: $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq -o DPkg::Lock::Timeout=600 $(APT_PACKAGES); }
+
+deps: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/upurse demo

@@ -143,6 +143,9 @@ def extra_benches() -> dict:
     from upurse.bench_pki import measure as measure_key_rolls
 
     found["key_rolls"] = measure_key_rolls()  # embodiments 2-5: card CPU, smallest heaps
+    from upurse.bench_pcsc import measure as measure_pcsc
+
+    found["pcsc"] = measure_pcsc()  # APDU round trip through pcscd and vpcd, a transfer
     return found
 
 

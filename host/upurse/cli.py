@@ -202,10 +202,13 @@ def card_summary(issuer: Issuer, name: str, card: dict) -> dict:
 
 def cmd_card_show(args) -> None:
     issuer = Issuer(args.dir)
-    if args.rig != "direct":  # through the terminal board (upurse.rigmode)
+    if args.rig in rigmode.TERMINAL_MODES:  # through the terminal board (upurse.rigmode)
         s = rigmode.card_show(args, issuer)
         return _out(args, s, "\n".join(f"{k:16} {v}" for k, v in s.items()))
-    with _open_card(issuer, args.name, args.interpreter) as proc:
+    rigmode.no_field(args, f"--rig {args.rig}")
+    opener = rigmode.card_opener(args, issuer)
+    with (opener(args.name) if opener else _open_card(issuer, args.name, args.interpreter)) \
+            as proc:
         link = CardLink(proc, args.name)
         card = read_card(link)
         s = card_summary(issuer, args.name, card)
@@ -282,17 +285,19 @@ def transfer_result(issuer: Issuer, payer: str, payee: str, amount: int, purse: 
 
 def run_transfer(issuer: Issuer, payer: str, payee: str, amount: int, purse: int, day: date,
                  interpreter: str, trace=None, interrupt_after: str | None = None,
-                 crl: Path | None = None) -> dict:
+                 crl: Path | None = None, open_card=None) -> dict:
     """Recover what the journal or the cards know to be unfinished, then settle; the journal
-    follows the settlement step by step, so a transfer cut anywhere can be finished later."""
+    follows the settlement step by step, so a transfer cut anywhere can be finished later.
+    `open_card(name)`: the card's channel (rigmode.card_opener); default its emulated process."""
     problem = transfer_problem(payer, payee, amount)
     if problem:
         raise UserError(problem)
     journal = _journal(issuer)
     cut = FieldCut(interrupt_after) if interrupt_after else None
     with ExitStack() as stack:
-        a = stack.enter_context(_open_card(issuer, payer, interpreter))
-        b = stack.enter_context(_open_card(issuer, payee, interpreter))
+        open_card = open_card or (lambda name: _open_card(issuer, name, interpreter))
+        a = stack.enter_context(open_card(payer))
+        b = stack.enter_context(open_card(payee))
         before = recover([(payer, a), (payee, b)], journal)  # untraced: SELECTs only, mostly
         channels = (cut.wrap(a), cut.wrap(b)) if cut else (a, b)
         try:
@@ -355,12 +360,15 @@ def cmd_transfer(args) -> None:
         raise UserError(problem)
     check_date(args, issuer, day)
     purse = PURSES["points" if args.points else "money"]
-    if args.rig != "direct" and not args.interrupt_after:  # the terminal board settles
+    if args.rig in rigmode.TERMINAL_MODES and not args.interrupt_after:  # the terminal board
         r = rigmode.run_transfer(args, issuer, purse, day)
-    else:
-        rigmode.no_field(args, "--interrupt-after" if args.interrupt_after else "--rig direct")
+    else:  # the host settles: cards as processes (direct), or on PC/SC readers (pcsc)
+        rig = "pcsc" if args.rig == "pcsc" else "direct"
+        rigmode.no_field(args, "--interrupt-after" if args.interrupt_after else f"--rig {rig}")
         r = run_transfer(issuer, args.payer, args.payee, args.amount, purse, day,
-                         args.interpreter, interrupt_after=args.interrupt_after, crl=args.crl)
+                         args.interpreter, interrupt_after=args.interrupt_after, crl=args.crl,
+                         open_card=rigmode.card_opener(args, issuer))
+        r["rig"] = rig
     text = (f"{r['payer']} -> {r['payee']}: {r['amount']} {r['purse']} on {r['date']}; "
             f"key roll: {r['key_roll']}; balances {r['payer']} {r['payer_balance']}, "
             f"{r['payee']} {r['payee_balance']}")

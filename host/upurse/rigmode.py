@@ -7,6 +7,7 @@ terminal board over its serial console to run the settlement program.
 `--rig serial --terminal-port PORT`: the same requests to a real terminal board; the cards are
 whatever a person put on its readers, checked by identity.
 `--rig direct`: no terminal board: cards as wired micropython processes, settlement on the host.
+`--rig pcsc`: settlement on the host, the cards on PC/SC readers (upurse.pcsc.channel).
 The default can be set with UPURSE_RIG.
 """
 from __future__ import annotations
@@ -25,13 +26,15 @@ from upurse.rig import control
 from upurse.rig.control import RigError
 from upurse.terminal import SerialDevice, Terminal, TerminalError
 
-MODES = ("sim", "serial", "direct")
+MODES = ("sim", "serial", "direct", "pcsc")
+TERMINAL_MODES = ("sim", "serial")  # a terminal board settles; in the others the host does
 
 
 def add_options(parser) -> None:
     parser.add_argument("--rig", choices=MODES, default=os.environ.get("UPURSE_RIG", "sim"),
                         help="sim: the emulated rig (default); serial: a real terminal board "
-                             "(--terminal-port); direct: cards as processes, no terminal")
+                             "(--terminal-port); direct: cards as processes, no terminal; "
+                             "pcsc: the cards on PC/SC readers, the host settles")
     parser.add_argument("--terminal-port", help="serial port of the terminal board (--rig serial)")
     parser.add_argument("--pcap", type=Path, metavar="FILE",
                         help="write what the simulated field recorded as pcapng (Wireshark: "
@@ -167,6 +170,17 @@ def _ephemeral(issuer: Issuer) -> Iterator[Session]:
 
     with SimRig(issuer.root / "rig") as rig:
         yield from _ready(_LocalSession(issuer, rig))
+
+
+def card_opener(args, issuer: Issuer):
+    """Where the host finds card NAME when it settles itself: a function NAME -> context
+    manager of the card's channel for `--rig pcsc` (PC/SC readers), None for `--rig direct`
+    (the card's emulated process)."""
+    if args.rig == "pcsc":
+        from upurse.pcsc.channel import PcscReaders
+
+        return PcscReaders(issuer).open
+    return None
 
 
 def release_card(issuer: Issuer, name: str) -> None:
@@ -401,3 +415,6 @@ def add_commands(sub, common) -> None:
             p.add_argument("--pcap", type=Path, metavar="FILE",
                            help="record the air to FILE (pcapng) as it happens, until rig down")
         p.set_defaults(func=cmd_rig(action))
+    from upurse.pcsc.commands import add_commands as add_pcsc_commands
+
+    add_pcsc_commands(actions, common)  # `upurse rig pcsc up|down|status|put|pull`

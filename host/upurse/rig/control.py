@@ -23,8 +23,8 @@ class RigError(RuntimeError):
     """The rig daemon is not there or refused a request."""
 
 
-def state_file(root: Path) -> Path:
-    return Path(root) / STATE
+def state_file(root: Path, name: str = STATE) -> Path:
+    return Path(root) / name
 
 
 def _alive(pid: int) -> bool:
@@ -37,9 +37,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def running(root: Path) -> dict | None:
-    """The state of the rig running for this issuer folder, or None (a stale file is removed)."""
-    path = state_file(root)
+def running(root: Path, name: str = STATE) -> dict | None:
+    """The state of the rig running for this issuer folder, or None (a stale file is removed).
+    `name`: the state file of another kind of rig (upurse.pcsc.daemon)."""
+    path = state_file(root, name)
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
