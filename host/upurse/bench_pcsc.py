@@ -52,6 +52,7 @@ def measure() -> dict:
             out = {"pcsc_select_round_trip_ms": _round_trip_ms(connection, select),
                    "pcsc_254_byte_apdu_round_trip_ms": _round_trip_ms(connection, long_apdu)}
             connection.disconnect()
+            connection.release()  # its PC/SC context, before this pcscd goes
             start = time.perf_counter()
             _upurse(root, "transfer", "b", "a", "10", "--rig", "pcsc")
             out["pcsc_transfer_with_key_roll_command_s"] = round(time.perf_counter() - start, 3)

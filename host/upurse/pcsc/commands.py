@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from upurse.issuer import Issuer
@@ -29,7 +27,7 @@ def _release(issuer: Issuer, name: str) -> str:
     return str(issuer.card_store(name))
 
 
-def up(root: Path, cards: dict[int, str], timeout: float = 20.0) -> dict:
+def up(root: Path, cards: dict[int, str]) -> dict:
     state = control.running(root, STATE)
     if state is not None:
         return dict(state, already=True)
@@ -39,21 +37,7 @@ def up(root: Path, cards: dict[int, str], timeout: float = 20.0) -> dict:
                        "vsmartcard-vpcd util-linux)")
     argv = ["unshare", "--net", "--mount", sys.executable, "-m", "upurse.pcsc.daemon",
             "--dir", str(root)] + [f"--card={s}={store}" for s, store in cards.items()]
-    with open(root / "pcsc.log", "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True, close_fds=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = control.running(root, STATE)
-        if state is not None and state.get("pid") == proc.pid:
-            return state
-        if proc.poll() is not None:
-            tail = (root / "pcsc.log").read_text(errors="replace")[-1500:]
-            raise RigError(f"the PC/SC rig exited {proc.returncode}:\n{tail}")
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    raise RigError(f"the PC/SC rig did not come up within {timeout:g} s")
+    return control.spawn(root, argv, root / "pcsc.log", STATE)
 
 
 def usage(state: dict) -> list[str]:
@@ -84,7 +68,7 @@ def cmd_pcsc(action: str):
         elif action == "down":
             if state is None:
                 return _print(args, {"stopped": False}, [f"no PC/SC rig running for {root}"])
-            _stop(state)
+            control.down(root, name=STATE)
             return _print(args, {"stopped": True, "pcscd_pid": state["pcscd_pid"]},
                           [f"PC/SC rig stopped (pcscd {state['pcscd_pid']} ended)"])
         elif state is None:
@@ -109,22 +93,6 @@ def cmd_pcsc(action: str):
 
 def _print(args, data: dict, text: list[str]) -> None:
     print(json.dumps(data, indent=2) if args.json else "\n".join(text))
-
-
-def _stop(state: dict, timeout: float = 10.0) -> None:
-    """Ask the daemon to stop (it ends pcscd by its PID); signals if it does not answer."""
-    import os
-    import signal
-
-    try:
-        control.call(state, "down", timeout=timeout)
-    except RigError:
-        os.kill(state["pid"], signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while control._alive(state["pid"]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if control._alive(state["pid"]):
-        os.kill(state["pid"], signal.SIGKILL)
 
 
 def add_commands(actions, common) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import fcntl
-import json
 import os
 import shutil
 import signal
@@ -39,6 +38,7 @@ from pathlib import Path
 
 from upurse.cardproc import CardProcess
 from upurse.pcsc.vicc import VirtualCard
+from upurse.rig import control
 from upurse.rig.daemon import _Handler
 
 STATE = "pcsc.json"
@@ -165,7 +165,6 @@ def main(argv: list[str] | None = None) -> int:
     root = args.dir.resolve()
     rundir = Path(tempfile.mkdtemp(prefix="upurse-pcsc-"))
     rundir.chmod(0o755)
-    state_path = root / STATE
     rig = None
     try:
         isolate(rundir)
@@ -178,17 +177,11 @@ def main(argv: list[str] | None = None) -> int:
         state = {"pid": os.getpid(), "pcscd_pid": rig.pcscd.pid, "socket": str(rundir / "ctl"),
                  "pcsclite_socket": str(rundir / "pcscd.comm"),
                  "readers": [reader_name(s) for s in SLOTS], "started": time.time()}
-        tmp = state_path.with_suffix(".new")
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, state_path)
+        control.publish(root, state, STATE)
         print(f"pcsc rig up: pcscd pid {rig.pcscd.pid}", flush=True)
         rig.serve_forever(poll_interval=0.2)
     finally:
-        try:
-            if json.loads(state_path.read_text()).get("pid") == os.getpid():
-                state_path.unlink()
-        except (OSError, ValueError):
-            pass
+        control.withdraw(root, STATE)
         if rig is not None:
             rig.stop()
         shutil.rmtree(rundir, ignore_errors=True)

@@ -75,6 +75,42 @@ def call(state: dict, op: str, timeout: float = 30.0, **fields) -> dict:
     return reply
 
 
+def publish(root: Path, state: dict, name: str = STATE) -> None:
+    """A daemon says it is up: its state file, written whole or not at all."""
+    tmp = state_file(root, name).with_suffix(".new")
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, state_file(root, name))
+
+
+def withdraw(root: Path, name: str = STATE) -> None:
+    """A daemon stopping removes its state file (not a newer daemon's)."""
+    try:
+        if json.loads(state_file(root, name).read_text()).get("pid") == os.getpid():
+            state_file(root, name).unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def spawn(root: Path, argv: list[str], log: Path, name: str = STATE,
+          timeout: float = 20.0) -> dict:
+    """Start a daemon in the background and wait for the state file it publishes."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True, close_fds=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = running(root, name)
+        if state is not None and state.get("pid") == proc.pid:
+            return state
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RigError(f"the rig daemon exited {proc.returncode}:\n{tail}")
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    raise RigError(f"the rig did not come up within {timeout:g} s")
+
+
 def up(root: Path, timeout: float = 20.0, pcap: Path | None = None) -> dict:
     """Start the daemon for this issuer folder (or find it running); its state. `pcap`: the
     daemon records the air there (upurse.rig.air) until it stops."""
@@ -83,28 +119,14 @@ def up(root: Path, timeout: float = 20.0, pcap: Path | None = None) -> dict:
     if state is not None:
         return dict(state, already=True)
     (root / "rig").mkdir(parents=True, exist_ok=True)
-    log = open(root / "rig" / "daemon.log", "ab")  # noqa: SIM115 - handed to the child
     argv = [sys.executable, "-m", "upurse.rig.daemon", "--dir", str(root)]
-    proc = subprocess.Popen(argv + (["--pcap", str(Path(pcap).resolve())] if pcap else []),
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            start_new_session=True, close_fds=True)
-    log.close()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = running(root)
-        if state is not None and state.get("pid") == proc.pid:
-            return state
-        if proc.poll() is not None:
-            tail = (root / "rig" / "daemon.log").read_text(errors="replace")[-2000:]
-            raise RigError(f"the rig daemon exited {proc.returncode}:\n{tail}")
-        time.sleep(0.05)
-    proc.kill()
-    raise RigError(f"the rig did not come up within {timeout} s")
+    argv += ["--pcap", str(Path(pcap).resolve())] if pcap else []
+    return spawn(root, argv, root / "rig" / "daemon.log", timeout=timeout)
 
 
-def down(root: Path, timeout: float = 10.0) -> bool:
+def down(root: Path, timeout: float = 10.0, name: str = STATE) -> bool:
     """Stop the rig of this issuer folder; False if none was running."""
-    state = running(root)
+    state = running(root, name)
     if state is None:
         return False
     try:
@@ -116,5 +138,5 @@ def down(root: Path, timeout: float = 10.0) -> bool:
         time.sleep(0.05)
     if _alive(state["pid"]):
         os.kill(state["pid"], signal.SIGKILL)
-    state_file(root).unlink(missing_ok=True)
+    state_file(root, name).unlink(missing_ok=True)
     return True

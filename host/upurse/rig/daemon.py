@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from upurse.rig.control import state_file
+from upurse.rig.control import publish, withdraw
 from upurse.rig.sim import SimRig
 
 
@@ -97,17 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         daemon.rig.start()
         state = {"pid": os.getpid(), "socket": sock, "ports": daemon.rig.ports(),
                  "workdir": str(root / "rig"), "started": time.time()}
-        tmp = state_file(root).with_suffix(".new")
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, state_file(root))
+        publish(root, state)
         print(f"rig up: {json.dumps(state['ports'])}", flush=True)
         daemon.serve_forever(poll_interval=0.2)
     finally:
-        try:
-            if json.loads(state_file(root).read_text()).get("pid") == os.getpid():
-                state_file(root).unlink()
-        except (OSError, ValueError):
-            pass
+        withdraw(root)
         daemon.rig.stop()
         if recorder is not None:
             recorder.close()
