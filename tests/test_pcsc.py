@@ -68,6 +68,14 @@ def test_pcsc_clients_reach_the_emulated_cards(rig):
     held = {r: Path(s).name for r, s in status["readers"].items()}
     assert held == dict(zip(READERS, "ab", strict=True))
     assert state["pcscd_pid"] != state["pid"]
+    # vpcd listens on every interface of pcscd's own network namespace, where only lo exists
+    pid = state["pcscd_pid"]
+    assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    devices = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+    assert [d.split(":")[0].strip() for d in devices] == ["lo"]
+    listening = [line.split()[1] for line in Path(f"/proc/{pid}/net/tcp").read_text()
+                 .splitlines()[1:] if line.split()[3] == "0A"]
+    assert {"00000000:8C7B", "00000000:8C7C"} <= set(listening)  # 35963, 35964
     listed = run(env, "opensc-tool", "-l")
     assert all(f"Yes             {r}" in listed for r in READERS)
     assert run(env, "opensc-tool", "-r", "0", "-a").strip() == "3b:80:80:01:01"
