@@ -27,7 +27,7 @@ def _release(issuer: Issuer, name: str) -> str:
     return str(issuer.card_store(name))
 
 
-def up(root: Path, cards: dict[int, str]) -> dict:
+def up(root: Path, cards: dict[int, str], interpreter: str = "micropython") -> dict:
     state = control.running(root, STATE)
     if state is not None:
         return dict(state, already=True)
@@ -36,7 +36,8 @@ def up(root: Path, cards: dict[int, str]) -> dict:
         raise RigError(f"`upurse rig pcsc` needs {', '.join(missing)} (Debian: pcscd "
                        "vsmartcard-vpcd util-linux)")
     argv = ["unshare", "--net", "--mount", sys.executable, "-m", "upurse.pcsc.daemon",
-            "--dir", str(root)] + [f"--card={s}={store}" for s, store in cards.items()]
+            "--dir", str(root), "--interpreter", interpreter]
+    argv += [f"--card={s}={store}" for s, store in cards.items()]
     return control.spawn(root, argv, root / "pcsc.log", STATE)
 
 
@@ -64,7 +65,7 @@ def cmd_pcsc(action: str):
             if len(args.names) > len(SLOTS):
                 raise RigError(f"name at most {len(SLOTS)} cards, one a reader")
             cards = {s: _release(issuer, n) for s, n in zip(SLOTS, args.names, strict=False)}
-            state = up(root, cards)
+            state = up(root, cards, args.interpreter)
         elif action == "down":
             if state is None:
                 return _print(args, {"stopped": False}, [f"no PC/SC rig running for {root}"])

@@ -1,6 +1,7 @@
 """The PC/SC rig: pcscd with vsmartcard's virtual reader, emulated cards in its two slots.
 
     unshare --net --mount python -m upurse.pcsc.daemon --dir ISSUER [--card SLOT=FLASH]...
+        [--interpreter micropython|cpython]
     (what `upurse rig pcsc up` starts)
 
 vpcd listens on every interface, so pcscd runs in a network namespace of its own that has only
@@ -61,8 +62,8 @@ def _die_with_parent() -> None:
 
 
 class PcscRig(socketserver.UnixStreamServer):
-    def __init__(self, rundir: Path, log) -> None:
-        self.rundir = rundir
+    def __init__(self, rundir: Path, log, interpreter: str = "micropython") -> None:
+        self.rundir, self.interpreter = rundir, interpreter
         self.lock = threading.Lock()
         self.cards: dict[int, VirtualCard] = {}
         self.stores: dict[int, str] = {}
@@ -86,7 +87,8 @@ class PcscRig(socketserver.UnixStreamServer):
         deadline = time.monotonic() + START_TIMEOUT
         while True:  # vpcd opens its port once pcscd has loaded the driver
             try:
-                card = VirtualCard(slot, lambda: CardProcess(Path(store)), Path(store).name)
+                card = VirtualCard(slot, lambda: CardProcess(Path(store), self.interpreter),
+                                   Path(store).name)
                 break
             except ConnectionRefusedError:
                 if time.monotonic() > deadline:
@@ -100,7 +102,7 @@ class PcscRig(socketserver.UnixStreamServer):
         card = self.cards.get(slot)
         if card is None:
             return
-        if after:
+        if after is not None:
             return card.pull_after(after)
         card.remove()
         if card.cut is not None:
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, required=True, help="issuer folder")
     parser.add_argument("--card", action="append", default=[], metavar="SLOT=FLASH")
+    parser.add_argument("--interpreter", default="micropython", help="the cards' interpreter")
     args = parser.parse_args(argv)
     root = args.dir.resolve()
     rundir = Path(tempfile.mkdtemp(prefix="upurse-pcsc-"))
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         isolate(rundir)
         with open(root / "pcsc.log", "ab") as log:
-            rig = PcscRig(rundir, log)
+            rig = PcscRig(rundir, log, args.interpreter)
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=rig.shutdown).start())
         for spec in args.card:
             slot, store = spec.split("=", 1)
