@@ -19,12 +19,13 @@ from upurse.tapmodel import BOARDS, LINKS, RATES, Exchange, Rig, tap_time
 
 SCRIPT = Path(__file__).resolve().parent / "benchscripts" / "tap.py"
 TEST_HELPERS = ROOT / "tests" / "mpy"
+KEY_ROLLS = ("pki", "preloaded", "hybrid-update")  # benchscripts/tap.py SCHEMES
 GOALS_MS = {"transfer": 150, "roll_transfer": 200}  # issue 10: ESP32 + PN532 over HSU
 
 
 def record(geometry: str) -> dict:
     """One run of benchscripts/tap.py with the flash geometry of a board."""
-    argv, env = command("micropython", SCRIPT, geometry, path=(TEST_HELPERS,))
+    argv, env = command("micropython", SCRIPT, geometry, heap="8m", path=(TEST_HELPERS,))
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     if proc.returncode:
         raise RuntimeError(f"tap bench failed:\n{proc.stdout}\n{proc.stderr}")
@@ -78,7 +79,16 @@ def flows(rec: dict, counts: dict[str, int] | None) -> dict[str, list[Exchange]]
             older = next(e["card"] for e in rest if e["ins"] == "KEY_UPDATE")
             literal.append(dict(extra[("KEY_UPDATE_PERMISSION", "1")], card=older))
         out[f"literal_{name}"] = exchanges(rec, literal + rest, counts)
+    for scheme in KEY_ROLLS:  # embodiments 2-5: ours only (their literal flows: protocol.md)
+        log = rec[f"roll_transfer_{scheme}"]
+        n = rec[f"settlement_exchanges_roll_transfer_{scheme}"]
+        out[f"service_roll_transfer_{scheme}"] = exchanges(rec, log, counts)
+        out[f"ours_roll_transfer_{scheme}"] = exchanges(rec, log[len(log) - n:], counts)
     return out
+
+
+def _round(counts) -> list[float]:
+    return [round(v, 2) for v in counts]
 
 
 def measure() -> dict:
@@ -90,8 +100,10 @@ def measure() -> dict:
         for flow, xs in flows(records[b], counts).items():
             f = out["flows"].setdefault(flow, {
                 "exchanges": len(xs), "bytes_on_air": sum(x.cmd + x.rsp for x in xs),
-                "apdus": [[x.name, x.cmd, x.rsp] for x in xs], "erases": {},
+                "apdus": [[x.name, x.cmd, x.rsp] for x in xs], "erases": {}, "flash": {},
                 "modelled_ms": {}})
+            f["flash"][b] = [{"card": _round(x.card_flash), "terminal": _round(x.terminal_flash)}
+                             for x in xs]
             f["erases"][b] = {"card": round(sum(x.card_flash[2] for x in xs), 2),
                               "terminal": round(sum(x.terminal_flash[2] for x in xs), 2)}
             for ln, link in LINKS.items():
@@ -99,5 +111,6 @@ def measure() -> dict:
                     t = tap_time(Rig(board, link, rate), xs)
                     f["modelled_ms"][f"{b}/{ln}/{rate}"] = {
                         "total": round(t.total * 1000, 2), "by_cause": t.ms(),
-                        "not_measured": sorted(t.not_measured), "frames_on_air": t.frames}
+                        "not_measured": sorted(t.not_measured), "frames_on_air": t.frames,
+                        "per_exchange": [round(v * 1000, 2) for _, v in t.per_exchange]}
     return out

@@ -8,9 +8,11 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from upurse.bench_tap import KEY_ROLLS
 from upurse.tapmodel import CAUSES
 
 RIG = "esp32/hsu/106"  # the goals' rig: ESP32 + PN532 over HSU 115200, 106 kbit/s
+RIG_NAME = "ESP32 + PN532 over HSU 115200, 106 kbit/s"
 FLOWS = (("literal_roll_transfer", "roll + transfer, seed literally"),
          ("ours_roll_transfer", "roll + transfer, our settlement"),
          ("service_roll_transfer", "roll + transfer, terminal service"),
@@ -68,31 +70,41 @@ def _ms(v) -> str:
     return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 1 else f"{v:.3f}"
 
 
+def _by_cause(title: str, tap: dict, columns: list[tuple[str, str]], goal_of: dict) -> Table:
+    """One column per flow: its exchanges, bytes, frames, erases, ms by cause and total."""
+    t = Table(title=title)
+    t.add_column("")
+    for _, label in columns:
+        t.add_column(label, justify="right")
+    rows = [tap[k] for k, _ in columns]
+    ms = [r["modelled_ms"][RIG] for r in rows]
+    t.add_row("exchanges", *(str(r["exchanges"]) for r in rows))
+    t.add_row("bytes on air (APDUs)", *(str(r["bytes_on_air"]) for r in rows))
+    t.add_row("frames on air", *(str(m["frames_on_air"]) for m in ms))
+    t.add_row("card erases (mean)", *(_ms(r["erases"]["esp32"]["card"]) for r in rows))
+    for c in CAUSES:
+        t.add_row(c, *(NOT_MEASURED if c in m["not_measured"] else _ms(m["by_cause"][c])
+                       for m in ms))
+    t.add_row("[bold]total", *(f"[bold]{_ms(m['total'])}" for m in ms))
+    t.add_row("goal", *(str(goal_of.get(k, "")) for k, _ in columns))
+    return t
+
+
 def show(f: dict, console: Console | None = None) -> None:
     console = console or Console()
     tap = f["tap"]["flows"]
     measured = f["tap"]["card_instructions"] == "measured"
     goal_of = f["tap"]["goals_ms"]
+    floors = "" if measured else "\ncard CPU not measured: the totals are floors"
     for flow, label in (("roll_transfer", "roll + transfer"), ("transfer", "transfer")):
-        t = Table(title=f"Modelled {label} tap (ms): ESP32 + PN532 over HSU 115200, 106 kbit/s"
-                  + ("" if measured else "\ncard CPU not measured: the totals are floors"))
-        t.add_column("")
-        keys = [k for k, _ in FLOWS if k.endswith(f"_{flow}") and
-                k.count("_") == flow.count("_") + 1]
-        for k in keys:
-            t.add_column(dict(FLOWS)[k].split(", ")[1], justify="right")
-        rows = [tap[k] for k in keys]
-        ms = [r["modelled_ms"][RIG] for r in rows]
-        t.add_row("exchanges", *(str(r["exchanges"]) for r in rows))
-        t.add_row("bytes on air (APDUs)", *(str(r["bytes_on_air"]) for r in rows))
-        t.add_row("frames on air", *(str(m["frames_on_air"]) for m in ms))
-        t.add_row("card erases (mean)", *(_ms(r["erases"]["esp32"]["card"]) for r in rows))
-        for c in CAUSES:
-            t.add_row(c, *(NOT_MEASURED if c in m["not_measured"] else _ms(m["by_cause"][c])
-                           for m in ms))
-        t.add_row("[bold]total", *(f"[bold]{_ms(m['total'])}" for m in ms))
-        t.add_row("goal", *(str(goal_of.get(k, "")) for k in keys))
-        console.print(t)
+        columns = [(k, name.split(", ")[1]) for k, name in FLOWS if k.endswith(f"_{flow}")
+                   and k.count("_") == flow.count("_") + 1]
+        console.print(_by_cause(f"Modelled {label} tap (ms): {RIG_NAME}{floors}", tap, columns,
+                                goal_of))
+    columns = [("service_roll_transfer", "update key")] + [
+        (f"service_roll_transfer_{s}", s) for s in KEY_ROLLS]
+    console.print(_by_cause(f"Modelled key roll + transfer taps, terminal service (ms): "
+                            f"{RIG_NAME}{floors}", tap, columns, goal_of))
 
     t = Table(title="Modelled tap time (ms) of the terminal service's taps by rig")
     t.add_column("flow")

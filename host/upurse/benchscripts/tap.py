@@ -4,8 +4,9 @@ argv: geometry ("esp32" or "rp2040"). Personalizes cards 1 (transfer key ID 1) a
 each on its own counted littlefs flash (tests/mpy/flashcount.py), the terminal's journal on a
 third, then runs the taps as the terminal's service does (terminal/service.py: the journal's
 recovery check, then the settlement witnessed into the journal): a roll + transfer, then a
-transfer. For the seed's literal flow it also sends the commands our terminal folds into SELECT
-(GET CARD INFO to each card, KEY UPDATE PERMISSION to the older one).
+transfer; then a roll + transfer of each other key-update scheme (public key, pre-loaded,
+hybrid with update key) on fresh cards. For the seed's literal flow it also sends the commands
+our terminal folds into SELECT (GET CARD INFO to each card, KEY UPDATE PERMISSION to the older one).
 
 Prints one JSON line: per flow, the list of exchanges in order, each
 {card, ins, step, cmd, rsp, card_us, card_flash: [programs, bytes, erases],
@@ -18,7 +19,7 @@ import json
 import sys
 import time
 
-from cards import make_card
+from cards import UPDATE_KEYS, make_card
 from flashcount import GEOMETRIES, Flash
 
 from card.applet import Applet
@@ -34,10 +35,18 @@ STEADY_TAPS = 12  # transfers after the first two: flash erases come in lumps, s
 NAMES = {getattr(P, n): n[4:] for n in dir(P) if n.startswith("INS_")}
 
 geometry = GEOMETRIES[sys.argv[1]]
-flash = {"1": Flash("/c1", geometry), "2": Flash("/c2", geometry)}
 term = Flash("/term", geometry)
-make_card("/c1", 1, transfer_key_id=1)
-make_card("/c2", 2, transfer_key_id=2)
+cards = {}  # name -> (store folder, its flash)
+
+
+def new_card(name, n, **kw):
+    """Card n (tests/mpy/cards.py) on a fresh flash mounted at /name."""
+    cards[name] = (f"/{name}/card{n}", Flash("/" + name, geometry))
+    make_card("/" + name, n, **kw)
+
+
+new_card("1", 1, transfer_key_id=1)
+new_card("2", 2, transfer_key_id=2)
 
 
 class Recorder:
@@ -57,8 +66,8 @@ class Recorder:
 
     def channel(self, name):
         recorder = self
-        applet = Applet(Store("/c" + name + "/card" + name))
-        dev = flash[name]
+        folder, dev = cards[name]
+        applet = Applet(Store(folder))
 
         class Channel:
             def transmit(self, apdu):
@@ -115,4 +124,19 @@ for name, ins in (("1", P.INS_GET_CARD_INFO), ("2", P.INS_GET_CARD_INFO),
     assert rsp[-2:] == b"\x90\x00", rsp
 extra.close()
 out["literal_extra"] = [e for e in extra.log if e["ins"] != "SELECT"]
+
+# the other key rolls (embodiments 2-5): card 2 (generation 2) pays card 1, which rolls forward
+SCHEMES = (("pki", lambda n: {"scheme": P.SCHEME_PKI}),
+           ("preloaded", lambda n: {"scheme": P.SCHEME_PRELOADED, "preloaded": (1, 2, 3)}),
+           ("hybrid-update", lambda n: {"scheme": P.SCHEME_HYBRID_UPDATE, "update_key_id": n,
+                                        "update_key": UPDATE_KEYS[n]}))
+for scheme, profile in SCHEMES:
+    for n in (1, 2):
+        new_card(f"k{n}", n, transfer_key_id=n, **profile(n))
+    receipt, log = tap("k2", "k1", "money", 100, 20261125)
+    assert receipt["key_roll"] != "none", receipt
+    out["roll_transfer_" + scheme] = log
+    out["settlement_exchanges_roll_transfer_" + scheme] = receipt["exchanges"]
+    for n in (1, 2):
+        cards.pop(f"k{n}")[1].unmount()
 print(json.dumps(out))
