@@ -23,19 +23,22 @@ SELECT = f"00 A4 04 00 {len(proto.AID):02X} {proto.AID.hex(' ')} 00"
 READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
 
 
+def issue(root: Path, older: str, newer: str, scheme: str = "symmetric") -> None:
+    """Two cards, the second on the newer transfer key (and, hybrid-update, update key)."""
+    upurse(root, "card", "create", older, "--balance", "1000", "--scheme", scheme, *D)
+    upurse(root, "issuer", "rotate-transfer-key", *D)
+    if scheme != "symmetric":
+        upurse(root, "issuer", "rotate-update-key", *D)
+    upurse(root, "card", "create", newer, "--balance", "500", "--scheme", scheme, *D)
+
+
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    """An issuer with three pairs of cards (the second of each pair on the newer transfer key;
-    c and d of the hybrid-update scheme, d on newer update key too) and a PC/SC rig."""
+    """An issuer, cards a and b, and a PC/SC rig with them in its readers; each test issues
+    the cards it moves value between (so test workers issue only what their tests need)."""
     root = tmp_path_factory.mktemp("pcsc")
     upurse(root, "issuer", "init", *D)
-    for older, newer, scheme in (("a", "b", "symmetric"), ("e", "f", "symmetric"),
-                                 ("c", "d", "hybrid-update")):
-        upurse(root, "card", "create", older, "--balance", "1000", "--scheme", scheme, *D)
-        upurse(root, "issuer", "rotate-transfer-key", *D)
-        if scheme != "symmetric":
-            upurse(root, "issuer", "rotate-update-key", *D)
-        upurse(root, "card", "create", newer, "--balance", "500", "--scheme", scheme, *D)
+    issue(root, "a", "b")
     state = json.loads(upurse(root, "rig", "pcsc", "up", "a", "b", "--json", *D).stdout)
     env = dict(os.environ, PCSCLITE_CSOCK_NAME=state["pcsclite_socket"])
     try:
@@ -101,20 +104,22 @@ def test_pcsc_clients_reach_the_emulated_cards(rig):
 
 def test_transfer_with_key_roll_over_two_readers(rig):
     root, _, _ = rig
-    put(root, a=0, b=1)  # payer b is on the second reader: found by its card ID
-    r = json.loads(upurse(root, "transfer", "b", "a", "100", "--rig", "pcsc", "--json",
+    issue(root, "g", "h")
+    put(root, g=0, h=1)  # payer h is on the second reader: found by its card ID
+    r = json.loads(upurse(root, "transfer", "h", "g", "100", "--rig", "pcsc", "--json",
                           *D).stdout)
     assert r["key_roll"] == "update-key" and r["rig"] == "pcsc"
     assert (r["payer_balance"], r["payee_balance"]) == (400, 1100)
-    shown = json.loads(upurse(root, "card", "show", "a", "--rig", "pcsc", "--json", *D).stdout)
-    assert (shown["balance"], shown["transfer_key_id"]) == (1100, 2)
-    absent = upurse(root, "transfer", "c", "a", "1", "--rig", "pcsc", *D, ok=False)
+    shown = json.loads(upurse(root, "card", "show", "g", "--rig", "pcsc", "--json", *D).stdout)
+    assert (shown["balance"], shown["transfer_key_id"]) == (1100, r["transfer_key_id"])
+    absent = upurse(root, "transfer", "a", "g", "1", "--rig", "pcsc", *D, ok=False)
     assert absent.returncode == 1 and len(absent.stderr.strip().splitlines()) == 1
-    assert "card c" in absent.stderr and "is on no PC/SC reader" in absent.stderr
+    assert "card a" in absent.stderr and "is on no PC/SC reader" in absent.stderr
 
 
 def test_public_key_roll_over_pcsc(rig):
     root, _, _ = rig
+    issue(root, "c", "d", "hybrid-update")
     put(root, c=0, d=1)
     r = json.loads(upurse(root, "transfer", "d", "c", "50", "--rig", "pcsc", "--json",
                           *D).stdout)
@@ -126,6 +131,7 @@ def test_public_key_roll_over_pcsc(rig):
 
 def test_card_pulled_mid_transfer_then_recovered(rig):
     root, _, _ = rig
+    issue(root, "e", "f")
     put(root, e=0, f=1)
     upurse(root, "transfer", "f", "e", "1", "--rig", "pcsc", *D)  # the key roll, out of the way
     # payee e sees: the readers' probe SELECT, recovery's SELECT, S1001, S2002; then S2004
