@@ -142,3 +142,19 @@ def test_simulated_field_reports_modelled_time_per_exchange():
         assert x["ms"]["card CPU"] == 0 and x["ms"]["host link"] > 0
     finally:
         field.stop()
+
+
+def test_microcontroller_counts_fill_card_cpu():
+    # the shape of upurse.bench_qemu.measure(): instructions summed per command and flow
+    qemu = {"per_command": {
+        "fast_roll_transfer": {"SELECT": {"count": 2, "instructions": 400_000},
+                               "VALUE_TX": {"count": 1, "instructions": 900_000}},
+        "fast_transfer": {"SELECT": {"count": 2, "instructions": 200_000}}}}
+    counts = bench_tap.card_instructions(qemu)
+    assert counts == {"SELECT": 150_000, "VALUE_TX": 900_000}  # per call, flows pooled
+    assert bench_tap.card_instructions("not measured") is None
+    xs = [Exchange("SELECT", 14, 53, counts["SELECT"]), Exchange("VALUE_TX", 48, 26,
+                                                                 counts["VALUE_TX"])]
+    t = tap_time(Rig(ESP32, HSU, 106), xs)
+    assert t.by_cause["card CPU"] == pytest.approx(1_050_000 / 240e6)
+    assert "card CPU" not in t.not_measured

@@ -3,9 +3,10 @@ literal flow, on each board, host link and air rate.
 
 The exchanges come from benchscripts/tap.py (MicroPython, real littlefs on counted flash):
 sizes, flash programs and erases as sent and done. Card CPU comes from the microcontroller
-build's instruction counts when `upurse.bench_qemu.instructions_per_command()` exists (a dict
-command name -> instructions per call on the card); until then card CPU is "not measured" and
-left out of the sum, never guessed.
+build's instruction counts when upurse.bench_qemu has run (`card_instructions`); until then
+card CPU is "not measured" and
+left out of the sum, never guessed. A command the microcontroller bench did not run (GET CARD
+INFO of the literal flow, the pre-loaded roll's commands) is "not measured" too.
 """
 from __future__ import annotations
 
@@ -32,13 +33,19 @@ def record(geometry: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def card_instructions() -> dict[str, int] | None:
-    """Instructions per command on the microcontroller build, if that bench exists."""
-    try:
-        from upurse.bench_qemu import instructions_per_command
-    except ImportError:
+def card_instructions(qemu: dict | str | None) -> dict[str, int] | None:
+    """Instructions per call of each card command on the microcontroller build, from
+    upurse.bench_qemu.measure()'s `per_command` ({flow: {command: {count, instructions}}});
+    None while that bench is missing."""
+    if not isinstance(qemu, dict) or "per_command" not in qemu:
         return None
-    return instructions_per_command()
+    total: dict[str, list[int]] = {}
+    for commands in qemu["per_command"].values():
+        for name, row in commands.items():
+            t = total.setdefault(name, [0, 0])
+            t[0] += row["count"]
+            t[1] += row["instructions"]
+    return {name: round(i / n) for name, (n, i) in total.items() if n}
 
 
 def _steady(rec: dict, ins: str, side: str) -> tuple[int, int, int]:
@@ -91,8 +98,9 @@ def _round(counts) -> list[float]:
     return [round(v, 2) for v in counts]
 
 
-def measure() -> dict:
-    counts = card_instructions()
+def measure(qemu: dict | str | None = None) -> dict:
+    """Every flow on every rig; `qemu` is upurse.bench_qemu.measure()'s result, if it ran."""
+    counts = card_instructions(qemu)
     out: dict = {"card_instructions": "measured" if counts else "not measured",
                  "goals_ms": {f"service_{k}": v for k, v in GOALS_MS.items()}, "flows": {}}
     records = {b: record(board.geometry) for b, board in BOARDS.items()}
