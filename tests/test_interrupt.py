@@ -25,7 +25,7 @@ MODES = 7  # resume modes in interrupt_sweep.MODES
 @pytest.mark.parametrize("group", ["transfers", "recoveries"])
 def test_every_cut_is_finished_exactly_once(interpreter: str, group: str, tmp_path: Path) -> None:
     out = run_firmware(interpreter, MPY_TESTS / "interrupt_sweep.py", str(tmp_path), group,
-                       timeout=120)
+                       timeout=240)
     flows = re.findall(r"flow (.+): exchanges (\d+) points (\d+)", out)
     assert flows, out
     for name, exchanges, points in flows:
@@ -37,7 +37,7 @@ def test_every_cut_is_finished_exactly_once(interpreter: str, group: str, tmp_pa
     assert summary, out
     points, scenarios, contacts = map(int, summary.groups())
     assert points == total and scenarios == MODES * points
-    assert 2 <= contacts <= 4  # one card at a time: a few alternations always suffice
+    assert 2 <= contacts <= 5  # one card at a time: a few alternations always suffice
     if group == "transfers":
         names = [n for n, _, _ in flows]
         assert names == ["transfer", "transfer rolling the payee's key",
@@ -101,17 +101,21 @@ def test_cut_after_s2003_then_one_card_at_a_time(issuer: Path) -> None:
     assert [(e["direction"], e["amount"], e["counterparty"]) for e in log] == [("in", 100, "a")]
 
 
-@pytest.mark.parametrize("step, outcome, moved", [
-    ("S2002", "undone (a never debited; b dropped its tentative credit)", 0),
-    ("S2004", "confirmed (a's pending record cleared by b's credit proof)", 100),
+@pytest.mark.parametrize("step, outcomes, moved", [
+    ("S2002", ["transfer a -> b of 100 money undone (a never debited; b dropped its tentative "
+               "credit)",
+               "permission a -> b of 100 money released (b holds no record of it; a's amount "
+               "set aside came back)"], 0),
+    ("S2004", ["transfer a -> b of 100 money confirmed (a's pending record cleared by b's "
+               "credit proof)"], 100),
 ])
-def test_next_transfer_finishes_the_cut_one_first(issuer: Path, step: str, outcome: str,
+def test_next_transfer_finishes_the_cut_one_first(issuer: Path, step: str, outcomes: list,
                                                    moved: int) -> None:
     upurse(issuer, "transfer", "a", "b", "100", "--interrupt-after", step, code=3)
     out = upurse(issuer, "transfer", "b", "a", "7").stdout
     lines = out.strip().splitlines()
-    assert lines[0] == f"recovered: earlier transfer a -> b of 100 money {outcome}"
-    assert lines[1].startswith("b -> a: 7 money")
+    assert lines[:-1] == [f"recovered: earlier {o}" for o in outcomes], lines
+    assert lines[-1].startswith("b -> a: 7 money")
     a, b = card(issuer, "a"), card(issuer, "b")
     assert (a["balance"], b["balance"]) == (1000 - moved + 7, 500 + moved - 7)
     assert a["pending"] == b["pending"] == 0

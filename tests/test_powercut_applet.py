@@ -11,9 +11,10 @@ import re
 from conftest import MPY_TESTS, run_firmware
 
 # Every command that changes what the card keeps (the script also insists each one wrote)
-SAVING = ("INITIALIZE", "PERSONALIZE", "LOCK", "KEY_UPDATE", "VALUE_RX_PERMISSION", "VALUE_TX",
+SAVING = ("INITIALIZE", "PERSONALIZE", "LOCK", "KEY_UPDATE", "VALUE_TX_PERMISSION",
+          "VALUE_RX_PERMISSION", "VALUE_TX",
           "VALUE_RX", "VALUE_TX_CONFIRM", "VALUE_RX_ABORT", "ISSUER_RESOLVE")
-READ_ONLY = ("SELECT", "GET_PENDING", "KEY_OBTAIN", "PENDING_RESOLVE", "VALUE_TX_PERMISSION")
+READ_ONLY = ("SELECT", "GET_PENDING", "KEY_OBTAIN", "PENDING_RESOLVE")
 
 
 def report(line: str) -> dict[str, int]:

@@ -17,8 +17,6 @@ from card.state import CardState
 from common import proto as P
 from common import transfer as T
 from common.apdu import LengthError, parse_command, response
-from common.keyroll import open_ as open_wrapped_key
-from common.keyroll import seal as seal_transfer_key
 from common.tlv import TlvError, encode, need, need_uint, parse, uint
 
 _MAX_AMOUNT = const(0x7FFFFFFF)  # amounts and balances are non-negative 31-bit values
@@ -158,8 +156,10 @@ class Applet:
         # schemes 2 (no update key, Fig. 6) and 4 (only the active ID moves, Fig. 14): never
         check(s.update_key and s.scheme != P.SCHEME_PRELOADED, P.SW_WRONG_STATE)
         check(bytes(target_id) != s.card_id, P.SW_WRONG_DATA)
-        wrapped = seal_transfer_key(s.update_key, update_random, target_id, s.card_id,
-                                    s.transfer_key_id, s.update_key_id, s.transfer_key)
+        from common.keyroll import seal  # only when key IDs differ: not resident
+
+        wrapped = seal(s.update_key, update_random, target_id, s.card_id, s.transfer_key_id,
+                       s.update_key_id, s.transfer_key)
         return (encode(P.TAG_CARD_ID, s.card_id)
                 + uint(P.TAG_TRANSFER_KEY_ID, s.transfer_key_id, 2)
                 + uint(P.TAG_UPDATE_KEY_ID, s.update_key_id, 2)
@@ -171,8 +171,10 @@ class Applet:
         source_id, new_id, update_key_id, wrapped, update_random = self.key_request(
             data, P.TAG_WRAPPED_KEY, P.WRAPPED_KEY_LEN,
             s.update_key and s.scheme != P.SCHEME_PRELOADED)
-        key = open_wrapped_key(s.update_key, update_random, s.card_id, source_id, new_id,
-                               update_key_id, wrapped)
+        from common.keyroll import open_
+
+        key = open_(s.update_key, update_random, s.card_id, source_id, new_id, update_key_id,
+                    wrapped)
         check(key is not None, P.SW_SECURITY)
         # S1104A: newer than ours and not above the upper limit of transfer key ID
         check(s.transfer_key_id < new_id <= s.transfer_key_limit, P.SW_KEY_ID_REFUSED)
@@ -220,7 +222,13 @@ class Applet:
 
     def value_tx_permission(self, p1, data):
         """S2101A: tentatively debit; S2102A: the transmission random number, with a permission
-        token that lets the payee check a genuine payer card asked for this transfer."""
+        token that lets the payee check a genuine payer card asked for this transfer.
+
+        A permission costs its payer: the amount is set aside at once, kept as a pending
+        outgoing record, and the card gives no other permission until this one is used (S2003)
+        or released (its payee proves it holds no record of it, or the payer's abort proof
+        undid the payee's; docs/protocol.md section 7). A half transfer blocks one payee at a
+        time, and only as long as the blocker's own value stays set aside."""
         s = self.state
         check(s.pending_out is None, P.SW_PENDING)
         f = parse(data)
@@ -231,6 +239,10 @@ class Applet:
         partial = T.pack(purse, amount, date, s.card_id, payee, s.counter, 0, tx_random,
                          bytes(P.RANDOM_LEN))
         token = T.mac(s.transfer_key, T.TX_PERMISSION, partial + bytes(nonce))
+        s.purses[purse][0] -= amount
+        s.pending_out = T.record(partial, T.session_key(s.transfer_key, partial),
+                                 s.transfer_key_id)
+        self.save()
         self.tx_session = partial
         return (encode(P.TAG_TX_RANDOM, tx_random) + uint(P.TAG_COUNTER, s.counter, 4)
                 + encode(P.TAG_MAC, token))
@@ -264,8 +276,9 @@ class Applet:
                 + encode(P.TAG_RX_RANDOM, rx_random) + uint(P.TAG_COUNTER, s.counter, 4))
 
     def value_tx(self, p1, data):
-        """S2103A: check the transmission challenge; S2104A: debit, keeping a pending record
-        until the payee's credit proof; S2105A: the reception challenge."""
+        """S2103A: check the transmission challenge; S2104A: debit (the amount set aside at
+        S2001), keeping a pending record until the payee's credit proof; S2105A: the reception
+        challenge."""
         f = parse(data)
         challenge = need(f, P.TAG_TX_CHALLENGE, P.MAC_LEN)
         rx_random = need(f, P.TAG_RX_RANDOM, P.RANDOM_LEN)
@@ -274,16 +287,15 @@ class Applet:
         self.tx_session = None  # one try per transmission random
         check(partial is not None, P.SW_WRONG_STATE)
         s = self.state
+        # still set aside: not released (PENDING RESOLVE) nor refunded (ISSUER RESOLVE) since
+        check(s.pending_out is not None and s.pending_out[: T.CONTEXT_LEN] == partial,
+              P.SW_WRONG_STATE)
         c = T.unpack(partial)
-        purse, amount, date = c[0], c[1], c[2]
-        check(s.pending_out is None, P.SW_PENDING)
-        check(amount <= s.purses[purse][0], P.SW_VALUE_LIMIT)
-        check(s.dated(date), P.SW_DATE_REFUSED)
-        context = T.pack(purse, amount, date, c[3], c[4], c[5], payee_counter, c[7], rx_random)
+        purse, date = c[0], c[2]
+        context = T.pack(purse, c[1], date, c[3], c[4], c[5], payee_counter, c[7], rx_random)
         key = T.session_key(s.transfer_key, context)
         check(T.check(key, T.TX_CHALLENGE, challenge), P.SW_SECURITY)
         reception = T.mac(key, T.RX_CHALLENGE)
-        s.purses[purse][0] -= amount
         s.counter += 1
         s.last_date = max(s.last_date, date)
         s.pending_out = T.record(context, key, s.transfer_key_id)
@@ -320,22 +332,32 @@ class Applet:
         return encode(P.TAG_CREDIT_PROOF, proof) + uint(P.TAG_BALANCE, s.purses[purse][0], 4)
 
     def value_tx_confirm(self, p1, data):
-        """The payee's credit proof clears the payer's pending record: the transfer is done."""
+        """The payee's credit proof clears the payer's pending record: the transfer is done.
+        For an amount set aside at S2001 and never debited, the payee's release proof."""
+        rec = self.state.pending_out
+        if rec is not None and T.is_partial(rec[: T.CONTEXT_LEN]):
+            from card.recovery import release
+
+            return release(self, data)
         return self.clear_pending(data, "pending_out", P.TAG_CREDIT_PROOF, T.CREDIT_PROOF,
                                   P.TAG_TX_RANDOM, 7)
 
-    def clear_pending(self, data, name, proof_tag, label, random_tag, field):
+    def clear_pending(self, data, name, proof_tag, label, random_tag, field, refund=False):
         """Drop the pending record `name` of the state once the peer proves it may go: the
         random number sent (`random_tag`) is its context's `field`, and the proof sent
-        (`proof_tag`) is the MAC of `label` under the record's session key."""
+        (`proof_tag`) is the MAC of `label` under the record's session key. `refund`: the
+        record's amount, set aside, comes back in the same write."""
         f = parse(data)
-        proof = need(f, proof_tag, P.MAC_LEN)
         random = bytes(need(f, random_tag, P.RANDOM_LEN))
         s = self.state
         pending = getattr(s, name)
         check(pending is not None and T.unpack(pending[: T.CONTEXT_LEN])[field] == random,
               P.SW_NOT_FOUND)
-        check(T.check(T.record_key(pending), label, proof), P.SW_SECURITY)
+        check(T.check(T.record_key(pending), label, need(f, proof_tag, P.MAC_LEN)),
+              P.SW_SECURITY)
+        if refund:
+            c = T.unpack(pending[: T.CONTEXT_LEN])
+            s.purses[c[0]][0] += c[1]
         setattr(s, name, None)
         self.save()
         return b""

@@ -22,6 +22,8 @@ RX_CHALLENGE = b"RC"  # S2105A, checked in S2104B
 TX_PERMISSION = b"TP"  # payer's permission token, checked by the payee before S2101B
 CREDIT_PROOF = b"CP"  # payee credited: clears the payer's pending record
 ABORT_PROOF = b"AP"  # payer never debited and never will: clears the payee's pending record
+RELEASE_PROOF = b"RL"  # payee holds no record of a permission and never will: the payer's
+# amount set aside for it comes back
 
 
 def pack(purse, amount, date, payer_id, payee_id, payer_counter, payee_counter, tx_random,
@@ -34,6 +36,11 @@ def unpack(context):
     """(purse, amount, date, payer_id, payee_id, payer_counter, payee_counter, tx_random,
     rx_random)."""
     return struct.unpack(_FMT, bytes(context))
+
+
+def is_partial(context):
+    """A permission's context (a payer's amount set aside at S2001), not a transfer's."""
+    return bytes(context[49:CONTEXT_LEN]) == bytes(16)
 
 
 def session_key(transfer_key, context):

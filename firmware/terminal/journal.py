@@ -4,8 +4,9 @@ Cards keep the truth (their pending records, docs/protocol.md "Resumable transfe
 keeps what a terminal must carry from one card to the other when they are presented one at a
 time: the payer's reception challenge (S2105A) for a payee that has not credited, the payee's
 credit proof (S2105B) for a payer still waiting, the payer's abort proof for a payee's
-tentative credit, and the context and key ID of a payee's pending record for its payer. An
-entry is dropped once both cards are known to have settled it.
+tentative credit, the context and key ID of a payee's pending record for its payer, and of an
+amount a payer set aside at S2001 (a partial context) with the payee's release proof for it.
+An entry is dropped once both cards are known to have settled it.
 
     j = Journal("/flash/journal")
     j.learn(context, rx=challenge)  # True when this is news; saved before it returns
@@ -33,6 +34,13 @@ _FIELDS = (
     (P.TAG_CREDIT_PROOF, "cp"),
     (P.TAG_ABORT_PROOF, "ap"),
 )
+
+
+def partial(context):
+    """A transfer's context as its payer knew it at S2001 (the context of the amount it set
+    aside): payee counter and reception random zero."""
+    context = bytes(context)
+    return context[:29] + bytes(4) + context[33:49] + bytes(16)
 
 
 class Entry:
@@ -83,11 +91,12 @@ class Journal:
                 return e
         return None
 
-    def find(self, field, value):
-        """The entry whose context field `field` (7: tx random, 8: rx random) is `value`."""
+    def find(self, field, value, partial=False):
+        """The entry whose context field `field` (7: tx random, 8: rx random) is `value`: of
+        a transfer, or with `partial` of a permission set aside (S2001)."""
         value = bytes(value)
         for e in self.entries:
-            if e.c[field] == value:
+            if e.c[field] == value and T.is_partial(e.context) == partial:
                 return e
         return None
 
@@ -115,8 +124,9 @@ class Journal:
             new = True
         if cp is not None:
             done |= PAYEE_DONE  # only a payee that credited makes a credit proof
-        if ap is not None:
-            done |= PAYER_DONE  # a payer that gave an abort proof can no longer debit
+        if ap is not None:  # a payer's abort proof: it can no longer debit; a payee's release
+            # proof for a permission set aside (partial context): it never takes it
+            done |= PAYEE_DONE if T.is_partial(context) else PAYER_DONE
         if done & ~e.done:
             e.done |= done
             new = True

@@ -33,7 +33,8 @@ def _credit(payer, payee, context, reception):
 
 def resolve_pending(a, b, steps):
     """Settle every pending record between cards `a` and `b` (CardInfo); returns what was done,
-    one dict per transfer: {"outcome": "completed"|"undone", "amount", "purse", "payer", "payee"}.
+    one dict per transfer: {"outcome": "completed"|"undone"|"released", "amount", "purse",
+    "payer", "payee"}; "released": an amount set aside at S2001 came back to its payer.
     """
     steps.append(STEP)
     records = {a.label: pending_records(a.link), b.label: pending_records(b.link)}
@@ -41,9 +42,9 @@ def resolve_pending(a, b, steps):
     for payer, payee in ((a, b), (b, a)):
         pend_out = records[payer.label][0]
         pend_in = records[payee.label][1]
-        if pend_out is not None:
+        if pend_out is not None and T.unpack(pend_out[P.TAG_CONTEXT])[4] == payee.card_id:
             context = bytes(pend_out[P.TAG_CONTEXT])
-            if T.unpack(context)[4] == payee.card_id:
+            if P.TAG_RX_CHALLENGE in pend_out:
                 proof, c = _credit(payer.link, payee.link, context,
                                    pend_out[P.TAG_RX_CHALLENGE])
                 payer.link.command(STEP, P.INS_VALUE_TX_CONFIRM,
@@ -51,24 +52,43 @@ def resolve_pending(a, b, steps):
                                    + encode(P.TAG_TX_RANDOM, c[7]))
                 done.append(_outcome("completed", c))
                 continue
-        if pend_in is not None:
-            context = bytes(pend_in[P.TAG_CONTEXT])
-            c = T.unpack(context)
-            if c[3] != payer.card_id:
-                continue
-            answer = payer.link.command(STEP, P.INS_PENDING_RESOLVE,
-                                        encode(P.TAG_CONTEXT, context)
-                                        + encode(P.TAG_TRANSFER_KEY_ID,
-                                                 pend_in[P.TAG_TRANSFER_KEY_ID]))
-            if P.TAG_RX_CHALLENGE in answer:
-                _credit(payer.link, payee.link, context, answer[P.TAG_RX_CHALLENGE])
-                done.append(_outcome("completed", c))
-            else:
-                payee.link.command(STEP, P.INS_VALUE_RX_ABORT,
-                                   encode(P.TAG_ABORT_PROOF, answer[P.TAG_ABORT_PROOF])
-                                   + encode(P.TAG_RX_RANDOM, c[8]))
-                done.append(_outcome("undone", c))
+            _undo(payer, payee, pend_in, done)  # a payee record of this permission first
+            release(payer.link, payee.link, context, pend_out[P.TAG_TRANSFER_KEY_ID])
+            done.append(_outcome("released", T.unpack(context)))
+            continue
+        _undo(payer, payee, pend_in, done)
     return done
+
+
+def release(payer, payee, context, key_id):
+    """An amount the payer set aside at S2001 for a permission never used comes back: the
+    payee proves it holds no record of it (PENDING RESOLVE with the partial context)."""
+    got = payee.command(STEP, P.INS_PENDING_RESOLVE,
+                        encode(P.TAG_CONTEXT, context) + encode(P.TAG_TRANSFER_KEY_ID, key_id))
+    payer.command(STEP, P.INS_VALUE_TX_CONFIRM,
+                  encode(P.TAG_ABORT_PROOF, got[P.TAG_ABORT_PROOF])
+                  + encode(P.TAG_TX_RANDOM, T.unpack(context)[7]))
+
+
+def _undo(payer, payee, pend_in, done):
+    """The payee's pending record of a transfer from `payer`: completed or undone."""
+    if pend_in is None:
+        return
+    context = bytes(pend_in[P.TAG_CONTEXT])
+    c = T.unpack(context)
+    if c[3] != payer.card_id:
+        return
+    answer = payer.link.command(STEP, P.INS_PENDING_RESOLVE,
+                                encode(P.TAG_CONTEXT, context)
+                                + encode(P.TAG_TRANSFER_KEY_ID, pend_in[P.TAG_TRANSFER_KEY_ID]))
+    if P.TAG_RX_CHALLENGE in answer:
+        _credit(payer.link, payee.link, context, answer[P.TAG_RX_CHALLENGE])
+        done.append(_outcome("completed", c))
+    else:
+        payee.link.command(STEP, P.INS_VALUE_RX_ABORT,
+                           encode(P.TAG_ABORT_PROOF, answer[P.TAG_ABORT_PROOF])
+                           + encode(P.TAG_RX_RANDOM, c[8]))
+        done.append(_outcome("undone", c))
 
 
 def _outcome(outcome, c):

@@ -14,6 +14,7 @@ Loaded only by terminals that keep a journal: the fast path (settle) never impor
 from micropython import const
 
 from common import proto as P
+from common import transfer as T
 from common.tlv import encode, uint
 from terminal.cardlink import CardLink, SettlementError
 from terminal.journal import BOTH_DONE, PAYEE_DONE, PAYER_DONE
@@ -29,8 +30,9 @@ def recover(cards, journal, trace=None):
 
     Returns what was done, one dict per action as `_outcome` makes them: "completed" (the
     payee credited), "confirmed" (the payer's record cleared by the credit proof), "undone"
-    (the payee dropped a tentative credit its payer never debited). `waiting()` tells what is
-    left and which card it needs.
+    (the payee dropped a tentative credit its payer never debited), "released" (an amount
+    the payer set aside at S2001 came back on its payee's release proof). `waiting()` tells
+    what is left and which card it needs.
     """
     witness = Witness(journal, trace)  # every answer is journaled before the next command
     present = []
@@ -57,7 +59,9 @@ def _contact(link, card_id, journal, done):
     for e in journal.involving(card_id):
         if journal.entry(e.context) is not e:
             continue  # settled by an earlier entry's action
-        if e.payer == card_id:
+        if T.is_partial(e.context):
+            _permission(link, card_id, e, out_ctx, in_ctx, journal, done)
+        elif e.payer == card_id:
             _as_payer(link, e, e.context == out_ctx, journal, done)
         else:
             _as_payee(link, e, e.context == in_ctx, journal, done)
@@ -101,6 +105,21 @@ def _as_payee(link, e, pending, journal, done):
              + encode(P.TAG_RX_RANDOM, e.c[8]))
 
 
+def _permission(link, card_id, e, out_ctx, in_ctx, journal, done):
+    """An amount the payer set aside at S2001: the payee's release proof gives it back."""
+    if e.payer == card_id:
+        if e.context != out_ctx:
+            journal.learn(e.context, done=BOTH_DONE)  # used (S2003) or released elsewhere
+        elif e.ap is not None and _try(link, P.INS_VALUE_TX_CONFIRM,
+                                       encode(P.TAG_ABORT_PROOF, e.ap)
+                                       + encode(P.TAG_TX_RANDOM, e.c[7])) is not None:
+            done.append(_outcome("released", e.c))
+    elif not e.done & PAYEE_DONE and e.key_id is not None and (
+            in_ctx is None or T.unpack(in_ctx)[7] != e.c[7]):  # its record, if any, goes first
+        _try(link, P.INS_PENDING_RESOLVE,
+             encode(P.TAG_CONTEXT, e.context) + uint(P.TAG_TRANSFER_KEY_ID, e.key_id, 2))
+
+
 def _try(link, ins, data):
     """The answer's fields, or None when the card refuses (its records stay as they were);
     a card that leaves the field still raises."""
@@ -126,7 +145,10 @@ def waiting(journal, card_ids):
             r = _outcome("pending", e.c)
             r["debited"] = e.rx is not None or e.cp is not None
             r["credited"] = e.cp is not None
-            if e.done & PAYEE_DONE or (e.rx is None and e.ap is None and e.cp is None):
+            r["set_aside"] = T.is_partial(e.context)
+            if r["set_aside"]:
+                r["needs"] = "payer" if e.done & PAYEE_DONE else "payee"
+            elif e.done & PAYEE_DONE or (e.rx is None and e.ap is None and e.cp is None):
                 r["needs"] = "payer"
             else:
                 r["needs"] = "payee"

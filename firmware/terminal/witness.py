@@ -12,7 +12,7 @@ from common import proto as P
 from common import transfer as T
 from common.apdu import parse_command
 from common.tlv import TlvError, parse
-from terminal.journal import PAYEE_DONE, PAYER_DONE
+from terminal.journal import BOTH_DONE, PAYEE_DONE, PAYER_DONE, partial
 
 _OK = b"\x90\x00"
 
@@ -54,7 +54,13 @@ class Witness:
         self.key_ids[label] = _int(got[P.TAG_TRANSFER_KEY_ID])  # S1104A
 
     def tx_permission(self, label, cmd, got):
-        self._offer = (label, cmd, got)  # S2101A/S2102A: nothing on a card changed yet
+        """S2101A/S2102A: the payer set the amount aside until the permission is used or its
+        payee proves it never took it."""
+        self._offer = (label, cmd, got)
+        partial = T.pack(_int(cmd[P.TAG_PURSE]), _int(cmd[P.TAG_AMOUNT]), _int(cmd[P.TAG_DATE]),
+                         self.card_ids[label], cmd[P.TAG_PEER_ID], _int(got[P.TAG_COUNTER]), 0,
+                         got[P.TAG_TX_RANDOM], bytes(16))
+        self.journal.learn(partial, key_id=self.key_ids[label])
 
     def rx_permission(self, label, cmd, got):
         """S2101B: the payee now holds a tentative credit; its payer can undo it."""
@@ -73,6 +79,7 @@ class Witness:
         if context is None or T.unpack(context)[8] != bytes(cmd[P.TAG_RX_RANDOM]):
             return
         self.journal.learn(context, rx=got[P.TAG_RX_CHALLENGE])
+        self.journal.learn(partial(context), done=BOTH_DONE)  # the permission was used
 
     def value_rx(self, label, cmd, got):
         """S2105B: the payee credited; its proof clears the payer's record."""
@@ -81,23 +88,28 @@ class Witness:
             self.journal.learn(e.context, cp=got[P.TAG_CREDIT_PROOF])
 
     def tx_confirm(self, label, cmd, got):
-        e = self.journal.find(7, cmd[P.TAG_TX_RANDOM])
+        released = P.TAG_ABORT_PROOF in cmd  # the payee's release proof: the amount came back
+        e = self.journal.find(7, cmd[P.TAG_TX_RANDOM], released)
         if e is not None:
-            self.journal.learn(e.context, done=PAYER_DONE)
+            self.journal.learn(e.context, done=BOTH_DONE if released else PAYER_DONE)
 
     def pending(self, label, cmd, got):
         """GET PENDING: a card's own records, the truth about it."""
         out = got.get(P.TAG_PENDING_OUT)
         if out is not None:
             f = parse(out)
-            self.journal.learn(f[P.TAG_CONTEXT], rx=f[P.TAG_RX_CHALLENGE])
+            if P.TAG_RX_CHALLENGE in f:
+                self.journal.learn(f[P.TAG_CONTEXT], rx=f[P.TAG_RX_CHALLENGE])
+            else:  # an amount set aside at S2001
+                self.journal.learn(f[P.TAG_CONTEXT], key_id=_int(f[P.TAG_TRANSFER_KEY_ID]))
         inn = got.get(P.TAG_PENDING_IN)
         if inn is not None:
             f = parse(inn)
             self.journal.learn(f[P.TAG_CONTEXT], key_id=_int(f[P.TAG_TRANSFER_KEY_ID]))
 
     def resolve(self, label, cmd, got):
-        """The payer's answer to a payee's record: it debited (challenge) or never will."""
+        """The payer's answer to a payee's record: it debited (challenge) or never will; or a
+        payee's release proof for a permission set aside (journal.learn tells them apart)."""
         self.journal.learn(cmd[P.TAG_CONTEXT], rx=got.get(P.TAG_RX_CHALLENGE),
                            ap=got.get(P.TAG_ABORT_PROOF))
 

@@ -90,12 +90,16 @@ def _recovery_text(r: dict) -> str:
                      f"record cleared by {r['payee']}'s credit proof)",
         "undone": f"recovered: earlier transfer {what} undone ({r['payer']} never debited; "
                   f"{r['payee']} dropped its tentative credit)",
+        "released": f"recovered: earlier permission {what} released ({r['payee']} holds no "
+                    f"record of it; {r['payer']}'s amount set aside came back)",
     }[r["outcome"]]
 
 
 def _waiting_text(r: dict) -> str:
     what = f"{r['payer']} -> {r['payee']} of {r['amount']} {r['purse']}"
-    if r["credited"]:
+    if r.get("set_aside"):
+        state = f"{r['payer']} set the amount aside for a permission never used"
+    elif r["credited"]:
         state = f"{r['payee']} credited; {r['payer']} still holds a pending record"
     elif r["debited"]:
         state = f"{r['payer']} debited; the value is in flight until {r['payee']} credits"
@@ -372,8 +376,7 @@ def cmd_transfer(args) -> None:
     text = (f"{r['payer']} -> {r['payee']}: {r['amount']} {r['purse']} on {r['date']}; "
             f"key roll: {r['key_roll']}; balances {r['payer']} {r['payer_balance']}, "
             f"{r['payee']} {r['payee_balance']}")
-    for rec in r["recovered"]:
-        text = _recovery_text(rec) + "\n" + text
+    text = "\n".join([_recovery_text(rec) for rec in r["recovered"]] + [text])
     if args.interrupt_after:
         text += (f"\n(--interrupt-after {args.interrupt_after}: this transfer has no such "
                  "step, so nothing was cut)")

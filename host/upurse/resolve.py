@@ -8,7 +8,8 @@ verdict on either side of that transfer agrees with it:
 
 - "credited": the payer debited. Its record is dropped, the payee's (if any) is credited.
 - "aborted": the payer never debited (or the issuer dropped the payee's record first). The
-  payee's record is dropped; a payer's record, if one ever shows up, is refunded.
+  payee's record is dropped; a payer's record, if one ever shows up, is refunded, as is an
+  amount a payer set aside at S2001 for a permission it never used.
 
 The verdict goes to each card as ISSUER RESOLVE, MACed under that card's personalization key
 (common/resolution.py); the card checks it and applies it to that one record.
@@ -24,6 +25,7 @@ from common import transfer as T  # noqa: E402
 from common.tlv import encode, uint  # noqa: E402
 from terminal.cardlink import CardLink  # noqa: E402
 from terminal.inspect import read_log  # noqa: E402
+from terminal.journal import partial  # noqa: E402
 from terminal.recovery import pending_records  # noqa: E402
 from upurse.issuer import Issuer
 from upurse.protocol import proto
@@ -91,18 +93,25 @@ def resolve(issuer: Issuer, name: str, open_card: Callable) -> list[dict]:
                 peer = Side(issuer, known.name, stack.enter_context(open_card(known.name)))
             fate = _fate(issuer, context, outgoing, card, peer)
             done.append(card.settle(context, fate))
-            if peer is not None and context in peer.records:
-                done.append(peer.settle(context, fate))
+            for other in list(peer.records) if peer is not None else ():
+                if partial(other) == partial(context):  # the same permission's other side
+                    _fate(issuer, other, peer.records[other], peer, None, fate)
+                    done.append(peer.settle(other, fate))
     return done
 
 
-def _fate(issuer: Issuer, context: bytes, outgoing: bool, card: Side, peer: Side | None) -> str:
-    """What became of this transfer: decided once, kept in the registry."""
+def _fate(issuer: Issuer, context: bytes, outgoing: bool, card: Side, peer: Side | None,
+          fate: str | None = None) -> str:
+    """What became of this transfer (or permission): decided once, kept in the registry."""
     row = issuer.db.execute("SELECT fate FROM resolutions WHERE context = ?",
                             (context,)).fetchone()
     if row is not None:
         return row[0]
-    if outgoing:  # the card's record is its debit (S2104A)
+    if fate is not None:
+        pass  # decided on the other side
+    elif T.is_partial(context):  # an amount set aside at S2001, never debited
+        fate = ABORTED
+    elif outgoing:  # the card's record is its debit (S2104A)
         fate = CREDITED
     else:  # the payer's log or record holds its debit, or it never made one
         fate = CREDITED if peer is not None and peer.debited(context) else ABORTED

@@ -23,6 +23,7 @@ from common import transfer as T
 from common.apdu import command
 from common.keyroll import open_ as open_wrapped
 from common.tlv import encode, items, parse
+from terminal.journal import partial as journal_partial
 from terminal.settlement import settle
 
 DATE = 20260315
@@ -519,7 +520,14 @@ def no_more_debit(ctx, f):
     assert P.TAG_ABORT_PROOF in f and P.TAG_RX_CHALLENGE not in f
     assert sw(ctx["a"], mk(P.INS_VALUE_TX)(ctx)) == P.SW_WRONG_STATE
     abort_opens(ctx, f)
-    assert stored(ctx["a"]).purses[MONEY][0] == 1000
+    assert stored(ctx["a"]).purses[MONEY][0] == 900  # set aside until the payee releases it
+    ok(ctx["b"], SELECT)
+    partial = journal_partial(ctx["pin"][P.TAG_CONTEXT])
+    proof = ok(ctx["b"], cmd(P.INS_PENDING_RESOLVE, build([
+        (P.TAG_CONTEXT, partial), (P.TAG_TRANSFER_KEY_ID, u(1, 2))])))[P.TAG_ABORT_PROOF]
+    ok(ctx["a"], cmd(P.INS_VALUE_TX_CONFIRM, build([
+        (P.TAG_ABORT_PROOF, proof), (P.TAG_TX_RANDOM, ctx["r1"][P.TAG_TX_RANDOM])])))
+    assert stored(ctx["a"]).purses[MONEY][0] == 1000 and stored(ctx["a"]).pending_out is None
 
 
 def abort_opens(ctx, f):
@@ -728,10 +736,14 @@ def _s2001_with(changes):
     return mk(P.INS_VALUE_TX_PERMISSION, changes)
 
 
-case("S2001", _P, _TX, P.SW_OK, {}, check_s2001)
-case("S2001 whole balance", upto(0, terms=(MONEY, 1000, DATE)), _TX, P.SW_OK, {})
-case("S2001 points", upto(0, terms=(POINTS, 50, DATE)), _TX, P.SW_OK, {})
-case("S2001 on the last valid day", upto(0, terms=(MONEY, 1, VALIDITY)), _TX, P.SW_OK, {})
+SET_ASIDE = {"money": 900, "pending_out": True}  # S2001 sets the amount aside (section 7)
+case("S2001", _P, _TX, P.SW_OK, SET_ASIDE, check_s2001)
+case("S2001 whole balance", upto(0, terms=(MONEY, 1000, DATE)), _TX, P.SW_OK,
+     {"money": 0, "pending_out": True})
+case("S2001 points", upto(0, terms=(POINTS, 50, DATE)), _TX, P.SW_OK,
+     {"points": 0, "pending_out": True})
+case("S2001 on the last valid day", upto(0, terms=(MONEY, 1, VALIDITY)), _TX, P.SW_OK,
+     {"money": 999, "pending_out": True})
 case("S2001 amount zero", _P, _s2001_with({P.TAG_AMOUNT: u(0, 4)}), P.SW_WRONG_DATA)
 case("S2001 amount 2^31 (negative)", _P, _s2001_with({P.TAG_AMOUNT: u(0x80000000, 4)}),
      P.SW_WRONG_DATA)
@@ -746,11 +758,14 @@ case("S2001 date past validity", _P, _s2001_with({P.TAG_DATE: u(VALIDITY + 1, 4)
      P.SW_DATE_REFUSED)
 case("S2001 expired card", upto(0, a_kw={"validity": DATE - 1}), _TX, P.SW_DATE_REFUSED)
 case("S2001 date before last transaction (a terminal's date refuses nothing later)",
-     then(upto(5), reselect("a")), _s2001_with({P.TAG_DATE: u(DATE - 1, 4)}), P.SW_OK, {})
+     then(upto(5), reselect("a")), _s2001_with({P.TAG_DATE: u(DATE - 1, 4)}), P.SW_OK,
+     {"money": 800, "pending_out": True})
 case("S2001 date before the issue date", upto(0, a_kw={"not_before": DATE + 1}), _TX,
      P.SW_DATE_REFUSED)
-case("S2001 on the issue date", upto(0, a_kw={"not_before": DATE}), _TX, P.SW_OK, {})
-case("S2001 same date as last transaction", then(upto(5), reselect("a")), _TX, P.SW_OK, {})
+case("S2001 on the issue date", upto(0, a_kw={"not_before": DATE}), _TX, P.SW_OK, SET_ASIDE)
+case("S2001 same date as last transaction", then(upto(5), reselect("a")), _TX, P.SW_OK,
+     {"money": 800, "pending_out": True})
+case("S2001 while an amount is set aside", upto(1), _TX, P.SW_PENDING)
 case("S2001 to itself", _P, _s2001_with({P.TAG_PEER_ID: card_id(1)}), P.SW_WRONG_DATA)
 case("S2001 while debit pending", upto(3), _TX, P.SW_PENDING)
 case("S2001 amount 3 bytes", _P, _s2001_with({P.TAG_AMOUNT: u(100, 3)}), P.SW_WRONG_DATA)
@@ -788,7 +803,7 @@ case("S2002 balance above maximum", upto(1, "b", b_kw={"max_balance": 1099}), _R
      P.SW_VALUE_LIMIT)
 case("S2002 balance reaches maximum", upto(1, "b", b_kw={"max_balance": 1100}), _RX, P.SW_OK,
      {"pending_in": True})
-case("S2002 while credit pending", then(upto(2, "b"), steps(1)), _RX, P.SW_PENDING)
+case("S2002 while credit pending", upto(2, "b"), _RX, P.SW_PENDING)
 case("S2002 date past validity", upto(1, "b", b_kw={"validity": DATE - 1}), _RX,
      P.SW_DATE_REFUSED)
 case("S2002 date before last transaction",

@@ -3,7 +3,7 @@
 Every case sends one command an attacker can make (a replayed, spliced, forged, truncated,
 out-of-order or lying one) straight to a card and checks the status word it must answer and
 that no card's stored record changed by a single byte. A few replays are answered 9000 by
-design: they are read-only or idempotent (SELECT, S2001, S1005, a repeated S2004, GET PENDING,
+design: they are read-only or idempotent (SELECT, S1005, a repeated S2004, GET PENDING,
 PENDING RESOLVE) and are counted apart, with the same byte-identical check.
 
     MICROPYPATH=tests/mpy:firmware micropython tests/mpy/attacks.py /tmp/x
@@ -60,15 +60,17 @@ def group(fn):
     return fn
 
 
-# What a replay of each step gets once its transfer is complete (same session or a later one)
-REPLAYED = {"S2001": P.SW_OK, "S2002": P.SW_SECURITY, "S2003": P.SW_WRONG_STATE,
-            "S2004": P.SW_OK, "S2005": P.SW_NOT_FOUND}
+# What a replay of each step gets once its transfer is complete (same session or a later one).
+# S2001 is not among them: sent again it is a new request, which sets the amount aside until
+# that payee proves it holds no record of it (tests/mpy/blocking.py).
+REPLAYED = {"S2002": P.SW_SECURITY, "S2003": P.SW_WRONG_STATE, "S2004": P.SW_OK,
+            "S2005": P.SW_NOT_FOUND}
 
 
 @group
 def replays_of_a_transfer(root):
     for later_session in (False, True):
-        for step in STEPS:
+        for step in STEPS[1:]:
             lab = Lab(root)
             r = Run(lab).upto("S2005")
             if later_session:
@@ -76,7 +78,7 @@ def replays_of_a_transfer(root):
                 lab.select(1, 2)
             lab.attack("replay " + step, r.card(step), r.apdu(step), REPLAYED[step])
     # each step replayed right after itself, mid-transfer
-    mid = {"S2001": P.SW_OK, "S2002": P.SW_PENDING, "S2003": P.SW_WRONG_STATE,
+    mid = {"S2001": P.SW_PENDING, "S2002": P.SW_PENDING, "S2003": P.SW_WRONG_STATE,
            "S2004": P.SW_OK, "S2005": P.SW_NOT_FOUND}
     for step in STEPS:
         lab = Lab(root)
@@ -194,6 +196,38 @@ def issuer_resolutions(root):
 
 
 @group
+def releases(root):
+    """The payee's release proof, which gives a payer back what its S2001 set aside."""
+    lab = Lab(root)
+    r = Run(lab).upto("S2001")  # card 1 set 100 aside for card 2, in card 2's session
+    partial, tx_random = r.context_partial(), r.got["S2001"][P.TAG_TX_RANDOM]
+    proof = fields(lab.send(2, cmd(P.INS_PENDING_RESOLVE, [
+        (P.TAG_CONTEXT, partial), (P.TAG_TRANSFER_KEY_ID, u(1, 2))])))[P.TAG_ABORT_PROOF]
+
+    def confirm(tag, value, random=tx_random):
+        return cmd(P.INS_VALUE_TX_CONFIRM, [(tag, value), (P.TAG_TX_RANDOM, random)])
+
+    lab.attack("S2002 after its payee's release proof", 2, r.apdu("S2002"), P.SW_SECURITY)
+    lab.attack("release proof forged", 1, confirm(P.TAG_ABORT_PROOF, flip(proof)),
+               P.SW_SECURITY)
+    lab.attack("abort label as a release proof", 1, confirm(P.TAG_ABORT_PROOF, T.mac(
+        T.session_key(b"\x31" * 16, partial), T.ABORT_PROOF)), P.SW_SECURITY)
+    lab.attack("credit proof for an amount set aside", 1, confirm(P.TAG_CREDIT_PROOF, proof),
+               P.SW_WRONG_DATA)
+    lab.attack("release proof of another permission", 1,
+               confirm(P.TAG_ABORT_PROOF, proof, flip(tx_random)), P.SW_NOT_FOUND)
+    lab.send(1, confirm(P.TAG_ABORT_PROOF, proof))
+    assert lab.cards[1].state().purses[MONEY][0] == 1000
+    lab.attack("release proof replayed", 1, confirm(P.TAG_ABORT_PROOF, proof), P.SW_NOT_FOUND)
+    # a payee holding that permission's record proves nothing: its payer must answer first
+    lab = Lab(root)
+    r = Run(lab).upto("S2002")
+    lab.attack("release proof asked of a payee holding the record", 2, cmd(
+        P.INS_PENDING_RESOLVE, [(P.TAG_CONTEXT, r.context_partial()),
+                                (P.TAG_TRANSFER_KEY_ID, u(1, 2))]), P.SW_PENDING)
+
+
+@group
 def splicing(root):
     """Randoms, challenges and proofs of one session put into another."""
     def session(upto):
@@ -219,8 +253,8 @@ def splicing(root):
         "S2005", {P.TAG_CREDIT_PROOF: old.got["S2004"][P.TAG_CREDIT_PROOF]}), P.SW_SECURITY)
     lab.attack("S2005 with the old tx random", 1, new.apdu(
         "S2005", {P.TAG_TX_RANDOM: old.got["S2001"][P.TAG_TX_RANDOM]}), P.SW_NOT_FOUND)
+    old = Run(Lab(root)).upto("S2001")  # the same cards' twins: an earlier session
     lab = Lab(root)
-    old = Run(lab).upto("S2001")
     new = Run(lab).upto("S2001")
     lab.attack("S2002 with the old token", 2, new.apdu(
         "S2002", {P.TAG_MAC: old.got["S2001"][P.TAG_MAC]}), P.SW_SECURITY)

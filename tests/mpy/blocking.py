@@ -16,7 +16,7 @@ Prints one line per scenario and `OK blocking N scenarios`.
 import sys
 
 from cards import resolution
-from driver import SELECT, Run, cmd, fields, sw_of
+from driver import SELECT, Run, cmd, fields, select_card, sw_of
 from fieldlab import BEFORE, DATE, LOST, MONEY, Field, World
 
 from common import proto as P
@@ -122,20 +122,35 @@ def rolled_key(root):
 
 @scenario
 def blockers(root):
-    """12 (c): card 1, balance 1, asks three payees for a permission and never debits."""
+    """12 (c): card 1, balance 1, asks three payees for a permission and never debits. Its
+    first permission sets its 1 aside, and it gives no other until that one is settled."""
     world = World(root, {1: {"balance": 1}, 2: {}, 3: {}, 4: {}})
+    lab = world_lab(world)
     blocked = []
     for payee in (2, 3, 4):
         world.power_cycle()
-        r = Run(world_lab(world), payer=1, payee=payee, amount=1)
-        if sw_of(r.upto("S2001", select=True).try_step("S2002")) == P.SW_OK:
+        select_card(lab, 1)
+        select_card(lab, payee)
+        r = Run(lab, payer=1, payee=payee, amount=1)
+        if sw_of(r.try_step("S2001")) == P.SW_OK and sw_of(r.try_step("S2002")) == P.SW_OK:
             blocked.append(payee)
-    for payee in blocked:
-        world.power_cycle()
-        issuer(world, payee, P.VERDICT_ABORT)
-        pay(world, 2 if payee != 2 else 3, payee, 1)  # receives again
-    world.check("blockers")
     print(f"  blocked payees: {len(blocked)}")
+    assert blocked == [2] and world.cards[1].state().purses[MONEY][0] == 0
+    refused(lambda: pay(world, 1, 3, 1), "S2001", P.SW_PENDING)  # the blocker pays nobody
+    world.check("blocker")
+    # the way out for a blocker that never comes back: the issuer drops card 2's record (and
+    # gives card 1 its 1 back when it shows up)
+    world.power_cycle()
+    issuer(world, 2, P.VERDICT_ABORT)
+    pay(world, 3, 2, 1)
+    issuer(world, 1, P.VERDICT_REFUND, "pending_out")
+    pay(world, 1, 4, 1)
+    world.check("blockers")
+    # or it meets its payee: the abort proof, then the payee's release proof
+    world = World(root, {1: {"balance": 1}, 2: {}})
+    torn(world, 1, 2, 1, P.INS_VALUE_TX, BEFORE)
+    assert [d["outcome"] for d in pay(world, 1, 2, 1)["recovered"]] == ["undone", "released"]
+    world.check("blocker meets its payee")
 
 
 class world_lab:  # noqa: N801 - driver.Run's view of a World

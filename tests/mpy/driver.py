@@ -142,6 +142,15 @@ class Run:
                 break
         return self
 
+    def context_partial(self):
+        """The context as the payer knows it after S2001."""
+        g = self.got
+        number = [int.from_bytes(v, "big") for _, v in self.terms]
+        return T.pack(number[0], number[1], number[2], self.lab.cards[self.payer].id,
+                      self.lab.cards[self.payee].id,
+                      int.from_bytes(g["S2001"][P.TAG_COUNTER], "big"), 0,
+                      g["S2001"][P.TAG_TX_RANDOM], bytes(16))
+
     def context(self):
         g = self.got
         number = [int.from_bytes(v, "big") for _, v in self.terms]

@@ -101,6 +101,10 @@ _ALONE = (
     ("payer alone answers (journal holds the payee's record)", torn(P.INS_VALUE_TX, BEFORE), 1),
     ("payee alone undoes (journal holds the abort proof)",
      then_alone(torn(P.INS_VALUE_TX, BEFORE), 1), 2),
+    ("payee alone releases (journal holds the permission)",
+     torn(P.INS_VALUE_RX_PERMISSION, BEFORE), 2),
+    ("payer alone takes back what it set aside (journal holds the release proof)",
+     then_alone(torn(P.INS_VALUE_RX_PERMISSION, BEFORE), 2), 1),
 )
 for _name, _prep, _n in _ALONE:
     flow(_name, "recoveries", _PLAIN, _prep,

@@ -43,7 +43,8 @@ _DATE = 20261125
 NAMES = {getattr(P, n): n[4:] for n in dir(P) if n.startswith("INS_")}
 
 # Commands that change what a card keeps: the test fails unless each of them wrote.
-SAVING = ("INITIALIZE", "PERSONALIZE", "LOCK", "KEY_UPDATE", "VALUE_RX_PERMISSION", "VALUE_TX",
+SAVING = ("INITIALIZE", "PERSONALIZE", "LOCK", "KEY_UPDATE", "VALUE_TX_PERMISSION",
+          "VALUE_RX_PERMISSION", "VALUE_TX",
           "VALUE_RX", "VALUE_TX_CONFIRM", "VALUE_RX_ABORT", "ISSUER_RESOLVE")
 
 
@@ -131,7 +132,7 @@ def record_flows():
             steps = []
             done = resolve_pending(select(CardLink(payer, "A"), steps),
                                    select(CardLink(payee, "B"), steps), steps)
-            assert len(done) == 1, done
+            assert done and done[-1]["amount"] == 7, done  # (+ "released": S2001's amount)
         a, b = payer, payee
         if tear is not None:
             torn = payer if tear in (P.INS_VALUE_TX, P.INS_VALUE_TX_CONFIRM) else payee
@@ -152,7 +153,8 @@ def record_flows():
     for tear in (P.INS_VALUE_RX, P.INS_VALUE_TX, P.INS_VALUE_TX_CONFIRM):
         run(one, two, 7, tear)
         run(one, two, 5, recover=True)
-    # The issuer's way out: a torn transfer's tentative credit dropped by ISSUER RESOLVE
+    # The issuer's way out: a torn transfer's tentative credit dropped by ISSUER RESOLVE, and
+    # its payer's amount set aside refunded
     run(one, two, 9, P.INS_VALUE_TX)
     two.power_up()
     assert two.transmit(_SELECT)[-2:] == b"\x90\x00"
@@ -161,6 +163,13 @@ def record_flows():
     apdu = command(P.CLA_PROPRIETARY, P.INS_ISSUER_RESOLVE, 0, 0, b"".join(
         encode(t, v) for t, v in resolution(2, context, P.VERDICT_ABORT, _DATE)))
     assert two.transmit(apdu)[-2:] == b"\x90\x00"
+    one.power_up()  # and gives card 1 back the amount its S2001 set aside
+    assert one.transmit(_SELECT)[-2:] == b"\x90\x00"
+    pending = dict(items(one.transmit(_GET_PENDING)[:-2]))
+    context = dict(items(pending[P.TAG_PENDING_OUT]))[P.TAG_CONTEXT]
+    apdu = command(P.CLA_PROPRIETARY, P.INS_ISSUER_RESOLVE, 0, 0, b"".join(
+        encode(t, v) for t, v in resolution(1, context, P.VERDICT_REFUND, _DATE)))
+    assert one.transmit(apdu)[-2:] == b"\x90\x00"
     total = sum(_balances(card.store.record) for card in (one, two))
     assert total == 2 * 1000, total  # the recording itself kept every unit of value
     return one, two
