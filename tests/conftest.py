@@ -9,6 +9,7 @@ import pytest
 from upurse.build import compile_packages
 from upurse.interpreters import INTERPRETERS, command
 from upurse.port import install
+from upurse.qemu import run_script
 
 install()  # firmware modules import on CPython inside this test process too
 
@@ -22,16 +23,24 @@ def run_firmware(interpreter: str, script: str | Path, *args: str, heap: str | N
     """Run a firmware-side test script; fail the test with its output unless it exits 0.
 
     `path` goes before firmware/ (e.g. a folder of mpy-cross output)."""
-    argv, env = command(interpreter, script, *args, heap=heap, path=(*path, MPY_TESTS))
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
-                          cwd=TESTS.parent)
+    if interpreter == "qemu":
+        proc = run_script(script, *args, heap=heap, path=(*path, MPY_TESTS), timeout=timeout)
+    else:
+        argv, env = command(interpreter, script, *args, heap=heap, path=(*path, MPY_TESTS))
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
+                              cwd=TESTS.parent)
     if proc.returncode != 0:
         pytest.fail(f"{interpreter} {Path(script).name} exited {proc.returncode}:\n"
                     f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc.stdout
 
 
-@pytest.fixture(params=INTERPRETERS)
+# The firmware-side suites run on the unix port, on CPython, and on the QEMU board (a 32-bit
+# Cortex-M MicroPython with the firmware frozen: boards/qemu, upurse.qemu)
+FIRMWARE_INTERPRETERS = (*INTERPRETERS, "qemu")
+
+
+@pytest.fixture(params=FIRMWARE_INTERPRETERS)
 def interpreter(request) -> str:
     return request.param
 
@@ -42,3 +51,9 @@ def compiled_common(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("mpy")
     compile_packages(out, ("common",))
     return out
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The QEMU board's runs first: they are the longest, so both workers start on them and
+    the quick tests fill in at the end instead of one long run finishing last."""
+    items.sort(key=lambda item: "qemu" not in item.name)

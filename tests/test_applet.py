@@ -45,10 +45,12 @@ def test_row_names_are_unique() -> None:
     assert len(names) == len(set(names))
 
 
-def test_tables_on_micropython(tmp_path: Path) -> None:
-    """Both tables, replayed by one script on the real MicroPython binary (the rows above are
-    the CPython run); every command succeeds somewhere, every refusal status is expected."""
-    out = run_firmware("micropython", MPY_TESTS / "check_applet.py", str(tmp_path / "cards"))
+@pytest.mark.parametrize("interpreter", ["micropython", "qemu"])
+def test_tables_on_micropython(interpreter: str, tmp_path: Path) -> None:
+    """Both tables, replayed by one script on the real MicroPython binary and on the QEMU board
+    (the rows above are the CPython run); every command succeeds somewhere, every refusal
+    status is expected."""
+    out = run_firmware(interpreter, MPY_TESTS / "check_applet.py", str(tmp_path / "cards"))
     assert f"OK applet {len(CASES)} cases {len(FLOWS)} flows" in out, out
     succeeded = {int(k, 16) for k in re.findall(r"([0-9A-F]{2}):\d+", _line(out, "succeeded"))}
     assert succeeded == set(ALL_INS) | {P.INS_SELECT}, succeeded

@@ -64,14 +64,21 @@ def test_roll_with_all_roles_in_one_process(interpreter: str, tmp_path: Path, sc
         assert "PK_KEY_OBTAIN" in r["card_cpu_cold"]["source_us"]
 
 
+# The unix port runs the cards as .mpy in CARD_HEAP; the QEMU board runs them frozen in the heap
+# its board.py gives a card (CARD_HEAP there: 64 KB)
+BOARDS = {"micropython": {"heap": CARD_HEAP}, "qemu": {"interpreter": "qemu"}}
+
+
+@pytest.mark.parametrize("board", BOARDS)
 @pytest.mark.parametrize("scheme", [P.SCHEME_PKI, P.SCHEME_HYBRID_UPDATE])
 def test_public_key_roll_between_card_processes_in_a_small_heap(compiled: Path, tmp_path: Path,
-                                                                scheme: int) -> None:
-    """Each card its own micropython process, as on a board; the terminal on the host."""
+                                                                scheme: int, board: str) -> None:
+    """Each card its own process, as on a board; the terminal on the host."""
     run_firmware("micropython", MPY_TESTS / "pk_cards.py", str(tmp_path), str(scheme))
     stores = [tmp_path / "card1", tmp_path / "card2"]
-    with (CardProcess(stores[0], heap=CARD_HEAP, path=(compiled,)) as older,
-          CardProcess(stores[1], heap=CARD_HEAP, path=(compiled,)) as newer):
+    lib = (compiled,) if board == "micropython" else ()
+    with (CardProcess(stores[0], path=lib, **BOARDS[board]) as older,
+          CardProcess(stores[1], path=lib, **BOARDS[board]) as newer):
         r = settle(newer, older, P.PURSE_MONEY, 100, 20261125)
         assert r["key_roll"] == "public-key"
         assert (r["payer_balance"], r["payee_balance"]) == (900, 1100)
@@ -82,15 +89,27 @@ def test_public_key_roll_between_card_processes_in_a_small_heap(compiled: Path, 
     assert a["update_key_id"] == b["update_key_id"]
 
 
-def test_card_heap_is_a_real_limit(compiled: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("board,small", [("micropython", "40k"), ("qemu", "16k")])
+def test_card_heap_is_a_real_limit(compiled: Path, tmp_path: Path, board: str,
+                                   small: str) -> None:
     """The roll above passes in CARD_HEAP because the code fits, not because the limit is not
-    applied: in a heap too small the same roll fails."""
+    applied: in a heap too small the same roll fails, and the cards lose nothing."""
     run_firmware("micropython", MPY_TESTS / "pk_cards.py", str(tmp_path),
                  str(P.SCHEME_HYBRID_UPDATE))
-    with (CardProcess(tmp_path / "card1", heap="40k", path=(compiled,)) as older,
-          CardProcess(tmp_path / "card2", heap="40k", path=(compiled,)) as newer):
+    lib = (compiled,) if board == "micropython" else ()
+    kind = {"interpreter": "qemu"} if board == "qemu" else {}
+
+    def both() -> tuple[dict, dict]:
+        with (CardProcess(tmp_path / "card1", path=lib, **BOARDS[board]) as older,
+              CardProcess(tmp_path / "card2", path=lib, **BOARDS[board]) as newer):
+            return read_card(CardLink(older, "A")), read_card(CardLink(newer, "B"))
+
+    before = both()
+    with (CardProcess(tmp_path / "card1", heap=small, path=lib, **kind) as older,
+          CardProcess(tmp_path / "card2", heap=small, path=lib, **kind) as newer):
         with pytest.raises((SettlementError, LinkError)):
             settle(newer, older, P.PURSE_MONEY, 100, 20261125)
+    assert both() == before  # out of heap: the same keys and balances, nothing pending
 
 
 # -- the CLI -------------------------------------------------------------------------------------

