@@ -1,6 +1,7 @@
 """The PN532 driver on real boards' interpreters against the simulated field: a card board
 (tests/mpy/pn532_card.py) and a terminal's reader (tests/mpy/pn532_reader.py), each its own
-process on its own pseudo-terminal, MicroPython in a 64 KiB heap or CPython through the port."""
+process on its own pseudo-terminal, MicroPython in a 64 KiB heap (unix port or QEMU board) or
+CPython through the port."""
 from __future__ import annotations
 
 import subprocess
@@ -8,23 +9,21 @@ import subprocess
 import pytest
 from conftest import MPY_TESTS
 
-from upurse.interpreters import INTERPRETERS
+from upurse.qemu import spawn_script
 from upurse.rig import Field
 from upurse.rig.board import spawn
 
 TG_INIT_AS_TARGET, IN_DATA_EXCHANGE, TG_GET_DATA, TG_SET_META_DATA = 0x8C, 0x40, 0x86, 0x94
 
 
-@pytest.fixture(params=INTERPRETERS)
-def interpreter(request) -> str:
-    """These boards are unix-port or CPython processes (the QEMU boards join the rig in
-    tests/test_rig_qemu.py)."""
-    return request.param
-
-
-def board(interpreter: str, script: str, *args: str) -> subprocess.Popen:
+def board(interpreter: str, script: str, pty: str, *args: str) -> subprocess.Popen:
+    """A board on the field's pty: a unix-port or CPython process, or a QEMU board whose
+    UART1 is the pty (the CMSDK UART driver, boards/qemu/cmsdk_uart.py)."""
+    if interpreter == "qemu":
+        return spawn_script(MPY_TESTS / script, "cmsdk:1", *args, uarts=(pty,), heap="64k",
+                            path=(MPY_TESTS,))
     heap = "64k" if interpreter == "micropython" else None
-    return spawn(interpreter, MPY_TESTS / script, *args, heap=heap, path=(MPY_TESTS,))
+    return spawn(interpreter, MPY_TESTS / script, pty, *args, heap=heap, path=(MPY_TESTS,))
 
 
 def finish(proc: subprocess.Popen, name: str) -> str:

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from common import proto as P
+from terminal.cardlink import SettlementError
 from terminal.settlement import settle
 from upurse.build import ROOT, compile_packages
 from upurse.cardproc import CardProcess, LinkError
@@ -87,7 +88,7 @@ def heap_public_key_roll(tmp: Path, lib: tuple[Path, ...], card: str) -> int | N
                               path=lib) as source):
                 r = settle(source, target, P.PURSE_MONEY, 1, 20261125)
                 return r["key_roll"] == "public-key"
-        except (LinkError, RuntimeError, ValueError):  # out of heap: the roll does not finish
+        except (LinkError, SettlementError, ValueError):  # out of heap: the roll fails
             return False
     return _smallest(passes, hi=96)
 

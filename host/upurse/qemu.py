@@ -152,26 +152,32 @@ def _copy_back(image: Path, blocks: int, outputs: list[Path], block: int) -> Non
             host.write_bytes(data)
 
 
+def _script_boot(tmp: Path, script: Path, args: tuple[str, ...], heap: str | None,
+                 path: tuple[Path, ...], lib: tuple[Path, ...],
+                 **boot) -> tuple[list[str], list[Path], int]:
+    """The command line booting `script` from a fresh flash in `tmp`, the folders to copy
+    back afterwards and the flash's size in blocks."""
+    files, outputs = _inputs(args, (script.parent, *path, *lib))
+    size = sum(len(d) + SCRIPT_BLOCK for d in files.values())
+    blocks = max(SCRIPT_FLASH // SCRIPT_BLOCK, 2 * size // SCRIPT_BLOCK + 64)
+    blank_flash(tmp / "flash.img", blocks, files, SCRIPT_BLOCK)
+    options = {"seed": str(secrets.randbits(31)), "flash": str(tmp / "flash.img"),
+               "blocks": str(blocks), "block": str(SCRIPT_BLOCK),
+               "path": ":".join(str(p) for p in path), "lib": ":".join(str(p) for p in lib)}
+    if heap:
+        options = {"heap": heap, **options}
+    return argv(options, (str(script), *args), **boot), outputs, blocks
+
+
 def run_script(script: str | Path, *args: str, heap: str | None = None,
                path: tuple[Path, ...] = (), lib: tuple[Path, ...] = (), timeout: float = 300,
                icount: bool = False) -> subprocess.CompletedProcess:
     """Run a firmware-side script on the QEMU board; its exit status and console output.
     `path`: folders of helpers, searched after the frozen firmware; `lib`: folders searched
     before it (the firmware as .mpy files on the flash instead of frozen)."""
-    script = Path(script)
-    files, outputs = _inputs(args, (script.parent, *path, *lib))
-    size = sum(len(d) + SCRIPT_BLOCK for d in files.values())
-    blocks = max(SCRIPT_FLASH // SCRIPT_BLOCK, 2 * size // SCRIPT_BLOCK + 64)
     with tempfile.TemporaryDirectory(prefix="upurse-qemu-") as tmp:
-        image = Path(tmp) / "flash.img"
-        blank_flash(image, blocks, files, SCRIPT_BLOCK)
-        options = {"seed": str(secrets.randbits(31)), "flash": str(image),
-                   "blocks": str(blocks), "block": str(SCRIPT_BLOCK),
-                   "path": ":".join(str(p) for p in path),
-                   "lib": ":".join(str(p) for p in lib)}
-        if heap:
-            options = {"heap": heap, **options}
-        cmd = argv(options, (str(script), *args), icount=icount)
+        cmd, outputs, blocks = _script_boot(Path(tmp), Path(script), args, heap, path, lib,
+                                            icount=icount)
         try:
             proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                                   text=True, errors="replace", timeout=timeout,
@@ -181,9 +187,22 @@ def run_script(script: str | Path, *args: str, heap: str | None = None,
                 else (e.stdout or "")
             return subprocess.CompletedProcess(cmd, -9, out + f"\n(QEMU timed out after "
                                                f"{timeout:.0f} s)", "")
-        _copy_back(image, blocks, outputs, SCRIPT_BLOCK)
+        _copy_back(Path(tmp) / "flash.img", blocks, outputs, SCRIPT_BLOCK)
         proc.stdout = proc.stdout.replace("\r\n", "\n")  # the console's line ends
         return proc
+
+
+def spawn_script(script: str | Path, *args: str, uarts: tuple[str, ...] = (),
+                 heap: str | None = None, path: tuple[Path, ...] = ()) -> subprocess.Popen:
+    """Start a script on the QEMU board as a rig board: UART1, UART2... on the tty devices
+    `uarts` (the simulated field's ptys); console output comes back as text on stdout."""
+    tmp = tempfile.TemporaryDirectory(prefix="upurse-qemu-")
+    cmd, _, _ = _script_boot(Path(tmp.name), Path(script), args, heap, path, (),
+                             serials=("stdio", *uarts))
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, errors="replace")
+    proc.flash_folder = tmp  # removed with the process object
+    return proc
 
 
 def board_setting(name: str):

@@ -1,6 +1,6 @@
 """A card board for the rig tests: emulates an ISO 14443-4 card on a (simulated) PN532.
 
-    micropython pn532_card.py PTY UID3_HEX SECONDS [CHUNK]
+    micropython pn532_card.py PTY|cmsdk:N UID3_HEX SECONDS [CHUNK]
 
 Answers each command APDU: INS B0 -> P1P2 bytes counting up + 9000 (a long response),
 INS EE -> 9000 and exit, anything else -> the APDU echoed + 9000. Re-arms after every
@@ -11,9 +11,9 @@ import sys
 from binascii import hexlify, unhexlify
 from time import ticks_diff, ticks_ms
 
+from pn532_link import link
+
 from drivers.pn532 import RELEASED, Pn532, Pn532Error
-from drivers.pn532_uart import Pn532Uart
-from drivers.tty import open_raw
 
 
 def say(*words):
@@ -31,7 +31,7 @@ def answer(apdu):
 
 def main():
     path, uid3, seconds = sys.argv[1], unhexlify(sys.argv[2]), int(sys.argv[3])
-    nfc = Pn532(Pn532Uart(open_raw(path)))
+    nfc = Pn532(link(path))
     if len(sys.argv) > 4:
         nfc.chunk = int(sys.argv[4])
     ic, ver, rev, support = nfc.begin()

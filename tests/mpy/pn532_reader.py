@@ -1,6 +1,6 @@
 """A terminal board's reader for the rig tests, on a (simulated) PN532.
 
-    micropython pn532_reader.py PTY SCENARIO [CHUNK]
+    micropython pn532_reader.py PTY|cmsdk:N SCENARIO [CHUNK]
 
 SCENARIO `echo`: list the card, send a short APDU, a 250-byte APDU and ask for a 300-byte
 response (both checked byte for byte), then EE (the card exits).
@@ -11,9 +11,9 @@ Prints `OK reader ...` or FAIL / a traceback (exit 1).
 import sys
 from binascii import hexlify
 
+from pn532_link import link
+
 from drivers.pn532 import TIMEOUT, Pn532, Pn532Error
-from drivers.pn532_uart import Pn532Uart
-from drivers.tty import open_raw
 
 
 def say(*words):
@@ -52,7 +52,7 @@ def exchanges(nfc):
 
 def main():
     path, scenario = sys.argv[1], sys.argv[2]
-    nfc = Pn532(Pn532Uart(open_raw(path)))
+    nfc = Pn532(link(path))
     if len(sys.argv) > 3:
         nfc.chunk = int(sys.argv[3])
     fw = nfc.begin()
