@@ -7,6 +7,7 @@ link is the wired framing of common.wire, the same one a real board uses over US
 from __future__ import annotations
 
 import subprocess
+from collections import deque
 from pathlib import Path
 
 from common.wire import COMMAND, RESPONSE, frame, unframe  # noqa: E402  (port installed)
@@ -26,6 +27,7 @@ class CardProcess:
                  path: tuple[Path, ...] = ()):
         """`path`: folders searched before firmware/, e.g. mpy-cross output (upurse.build)."""
         self.interpreter = interpreter
+        self._console: deque[bytes] = deque(maxlen=4)
         self.board = None
         if interpreter == "qemu":  # the QEMU board: frozen firmware (or `path`'s .mpy files)
             self.board = CardBoard(store, heap=heap, lib=path)
@@ -45,16 +47,21 @@ class CardProcess:
             while True:
                 line = self.proc.stdout.readline()
                 if not line:
-                    raise LinkError(f"card process exited: {self._stderr()}")
+                    raise LinkError(f"card process exited: {self._last_words()}")
                 resp = unframe(RESPONSE, line)
                 if resp is not None:
                     return resp
+                self._console.append(line)  # a QEMU board reports a crash on its console
         except (BrokenPipeError, OSError) as e:
             raise LinkError(f"card process gone: {e}") from e
 
-    def _stderr(self) -> str:
+    def _last_words(self) -> str:
+        """The last lines the card said before it ended: its console's, else its stderr's."""
         self.proc.wait(timeout=5)
-        return self.proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:] or ""
+        said = [line.decode(errors="replace").strip() for line in self._console]
+        if not said:
+            said = self.proc.stderr.read().decode(errors="replace").strip().splitlines()
+        return " | ".join(said[-4:]) if said else "no output"
 
     def close(self) -> None:
         if self.board is not None:
