@@ -20,8 +20,9 @@ from pathlib import Path
 from littlefs import LittleFS
 
 from upurse.mpbuild import qemu_image
+from upurse.port import FIRMWARE
 
-BOARD_PY = Path(__file__).resolve().parents[2] / "boards" / "qemu" / "board.py"
+BOARD_PY = FIRMWARE.parent / "boards" / "qemu" / "board.py"
 BLOCK_SIZE = 4096
 PROG_SIZE = 256
 BOARD_BLOCKS = 352  # boards/qemu/board.py FLASH_BLOCKS: a Pico's littlefs, 1408 KiB
@@ -195,10 +196,12 @@ def run_script(script: str | Path, *args: str, heap: str | None = None,
 def spawn_script(script: str | Path, *args: str, uarts: tuple[str, ...] = (),
                  heap: str | None = None, path: tuple[Path, ...] = ()) -> subprocess.Popen:
     """Start a script on the QEMU board as a rig board: UART1, UART2... on the tty devices
-    `uarts` (the simulated field's ptys); console output comes back as text on stdout."""
+    `uarts` (the simulated field's ptys); console output comes back as text on stdout. The
+    board's clock counts its instructions (icount), so a host too busy to run it does not make
+    its PN532 time out: its deadlines pass only as fast as it runs."""
     tmp = tempfile.TemporaryDirectory(prefix="upurse-qemu-")
     cmd, _, _ = _script_boot(Path(tmp.name), Path(script), args, heap, path, (),
-                             serials=("stdio", *uarts))
+                             serials=("stdio", *uarts), icount=True)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, errors="replace")
     proc.flash_folder = tmp  # removed with the process object
@@ -230,7 +233,10 @@ class CardBoard:
         self._tmp = Path(tempfile.mkdtemp(prefix="upurse-qemu-card-"))
         self.image = self._tmp / "flash.img"
         storage = board_setting("STORAGE")
-        files = {"/main.py": b"import card.main\n"}
+        # a frozen build boots the frozen card/main.py; an .mpy build's main.py is the source,
+        # as `make flash-card` copies it
+        main = (FIRMWARE / "card" / "main.py").read_bytes() if lib else b"import card.main\n"
+        files = {"/main.py": main}
         if self.store.is_dir():
             for f in self.store.rglob("*"):
                 if f.is_file():
