@@ -2,8 +2,8 @@
 
     python -m upurse.bench_qemu
 
-`measure()` returns them as a dict for `make bench` (host/upurse/bench.py), and
-`instructions_per_command()` the card CPU of the tap-time model (upurse.bench_tap):
+`measure()` returns them as a dict for `make bench` (host/upurse/bench.py; `per_command` is
+also the card CPU of the tap-time model, upurse.bench_tap):
 - the smallest heap (KB, 32-bit) in which the fast path (key roll by update key, then
   transfers; all three roles in one process) and the public-key roll of both keys (each card
   its own board) still pass, with the firmware frozen and as .mpy files on the flash;
@@ -56,20 +56,6 @@ def commands(tmp: Path, kind: str) -> dict:
     if proc.returncode:
         raise RuntimeError(f"QEMU bench {kind}: {proc.stdout[-500:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def instructions_per_command() -> dict[str, int]:
-    """Instructions per call of each card command (the mean over the fast path's roll and
-    transfer and the public-key roll), for the tap-time model (upurse.bench_tap)."""
-    calls: dict[str, list[int]] = {}
-    with tempfile.TemporaryDirectory() as t:
-        for kind in ("fast", "public-key"):
-            for flow in commands(Path(t), kind).values():
-                for name, row in flow["commands"].items():
-                    total = calls.setdefault(name, [0, 0])
-                    total[0] += row["count"]
-                    total[1] += row["instructions"]
-    return {name: instructions // count for name, (count, instructions) in calls.items()}
 
 
 def p256() -> dict:
