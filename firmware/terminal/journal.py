@@ -76,6 +76,7 @@ class Entry:
 
 class Journal:
     def __init__(self, folder):
+        self.folder = folder  # terminal/clearing.py keeps its batch next to the journal
         self._file = AtomicFile(folder, "journal")
         self.entries = []  # oldest first
         self.changes = 0  # grows with each saved change: lets recovery see progress

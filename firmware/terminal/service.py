@@ -10,6 +10,9 @@
                                             (with the CA's public key and reference)
     {"op": "apdu", "reader": "A", "apdus": ["<hex>", ...]}   raw APDUs, e.g. personalization;
                                             the card stays activated until another op
+    {"op": "clearing", "start": 0, "max": 16}   proofs in the clearing batch (terminal/clearing.py)
+                                            from record `start`: "records" (hex), "total"
+    {"op": "clearing_drop", "upto": 40}     the issuer holds records 0..39: forget them
     {"op": "release"}
 
 Every reply echoes the request's "id" and says "ok"; a failure carries "error" (one line) and,
@@ -246,6 +249,21 @@ class Service:
         except ImportError:
             return None
         return Journal(self.storage)
+
+    def op_clearing(self, req):
+        from terminal.clearing import Clearing
+
+        c = Clearing(self.storage)
+        start = int(req.get("start", 0))
+        return {"records": c.read(start, min(int(req.get("max", 16)), 32)), "start": start,
+                "total": c.count()}
+
+    def op_clearing_drop(self, req):
+        from terminal.clearing import Clearing
+
+        c = Clearing(self.storage)
+        c.drop(int(req["upto"]))
+        return {"left": c.count()}
 
     def op_crl(self, req):
         from terminal.revocation import CrlHolder

@@ -6,12 +6,15 @@ terminal killed at that point would need to finish the transfer with the cards o
 
     receipt = settle(channel_a, channel_b, purse, amount, date, trace=Witness(journal, trace))
 
-It only reads: what the cards answer is checked by the settlement program, not here.
+It only reads: what the cards answer is checked by the settlement program, not here. Each proof
+of moved value it sees (a debit's reception challenge, a credit proof, an abort proof) also goes
+into the terminal's clearing batch (terminal/clearing.py), for the issuer to collect.
 """
 from common import proto as P
 from common import transfer as T
 from common.apdu import parse_command
 from common.tlv import TlvError, parse
+from terminal.clearing import ABORT, CREDIT, DEBIT, Clearing
 from terminal.journal import BOTH_DONE, PAYEE_DONE, PAYER_DONE, partial
 
 _OK = b"\x90\x00"
@@ -24,6 +27,7 @@ def _int(value):
 class Witness:
     def __init__(self, journal, trace=None):
         self.journal = journal
+        self.clearing = Clearing(journal.folder)
         self.trace = trace
         self.card_ids = {}  # link label -> card identity, from SELECT
         self.key_ids = {}  # link label -> transfer key ID, from SELECT and S1006
@@ -80,12 +84,14 @@ class Witness:
             return
         self.journal.learn(context, rx=got[P.TAG_RX_CHALLENGE])
         self.journal.learn(partial(context), done=BOTH_DONE)  # the permission was used
+        self._clear(DEBIT, context, got[P.TAG_RX_CHALLENGE], label)
 
     def value_rx(self, label, cmd, got):
         """S2105B: the payee credited; its proof clears the payer's record."""
         e = self.journal.find(8, cmd[P.TAG_RX_RANDOM])
         if e is not None:
             self.journal.learn(e.context, cp=got[P.TAG_CREDIT_PROOF])
+            self._clear(CREDIT, e.context, got[P.TAG_CREDIT_PROOF], label)
 
     def tx_confirm(self, label, cmd, got):
         released = P.TAG_ABORT_PROOF in cmd  # the payee's release proof: the amount came back
@@ -100,6 +106,7 @@ class Witness:
             f = parse(out)
             if P.TAG_RX_CHALLENGE in f:
                 self.journal.learn(f[P.TAG_CONTEXT], rx=f[P.TAG_RX_CHALLENGE])
+                self._clear(DEBIT, f[P.TAG_CONTEXT], f[P.TAG_RX_CHALLENGE], label)
             else:  # an amount set aside at S2001
                 self.journal.learn(f[P.TAG_CONTEXT], key_id=_int(f[P.TAG_TRANSFER_KEY_ID]))
         inn = got.get(P.TAG_PENDING_IN)
@@ -112,6 +119,14 @@ class Witness:
         payee's release proof for a permission set aside (journal.learn tells them apart)."""
         self.journal.learn(cmd[P.TAG_CONTEXT], rx=got.get(P.TAG_RX_CHALLENGE),
                            ap=got.get(P.TAG_ABORT_PROOF))
+        if P.TAG_RX_CHALLENGE in got:
+            self._clear(DEBIT, cmd[P.TAG_CONTEXT], got[P.TAG_RX_CHALLENGE], label)
+        elif P.TAG_ABORT_PROOF in got:
+            self._clear(ABORT, cmd[P.TAG_CONTEXT], got[P.TAG_ABORT_PROOF], label)
+
+    def _clear(self, kind, context, mac, label):
+        """A proof for the issuer's clearing, with the transfer key ID this card showed."""
+        self.clearing.add(kind, context, mac, self.key_ids.get(label, 0))
 
     def rx_abort(self, label, cmd, got):
         e = self.journal.find(8, cmd[P.TAG_RX_RANDOM])

@@ -179,7 +179,8 @@ def cmd_card_create(args) -> None:
             card, args.name, balance=args.balance, points=args.points, valid_until=valid_until,
             transfer_key_id=args.transfer_key_id, max_balance=args.max_balance, scheme=scheme)
     tk_id = args.transfer_key_id or issuer.current("transfer")
-    issuer.register(args.name, card_id, args.scheme, tk_id, valid_until)
+    issuer.register(args.name, card_id, args.scheme, tk_id, valid_until,
+                    opening={proto.PURSE_MONEY: args.balance, proto.PURSE_POINTS: args.points})
     uk_id = 0 if scheme == proto.SCHEME_PKI else issuer.current("update")  # Fig. 6: none
     _out(args, {"name": args.name, "card_id": card_id.hex(), "transfer_key_id": tk_id,
                 "update_key_id": uk_id, "scheme": args.scheme},
@@ -400,7 +401,7 @@ def cmd_recover(args) -> None:
     _out(args, r, "\n".join(lines) or f"nothing pending for {', '.join(args.cards)}")
 
 
-def cmd_reconcile(args) -> None:
+def cmd_reconcile(args) -> int:
     from upurse.reconcile import reconcile
 
     issuer = Issuer(args.dir)
@@ -411,8 +412,33 @@ def cmd_reconcile(args) -> None:
     flying = ", ".join(f"{v} {k}" for k, v in sorted(r["in_flight"].items())) or "none"
     lines.append(f"{len(r['transfers'])} transfers on {r['cards']} cards; value in flight: "
                  f"{flying}")
+    for c in r["balances"]:
+        held = ", ".join(f"{k} {v}" for k, v in c["balances"].items()) or "balances unread"
+        verdict = "; ".join(c["flags"]) if c["flags"] else "explained by cleared transactions"
+        lines.append(f"card {c['name']}: {held}: {'FLAGGED: ' if c['flags'] else ''}{verdict}")
+    if r["flagged"]:
+        lines.append(f"{len(r['flagged'])} card(s) flagged: {', '.join(r['flagged'])}")
     _out(args, dict(r, transfers=[dict(t, date=fmt_date(t["date"])) for t in r["transfers"]]),
          "\n".join(lines))
+    return 2 if r["flagged"] else 0  # like diff: 2 says "look", not "error"
+
+
+def cmd_issuer_collect(args) -> None:
+    """Bring the terminals' clearing batches to the issuer: the host terminal's (direct mode)
+    always, and the terminal board's unless --rig direct."""
+    from upurse.clearing import ClearingRegistry, collect_board, collect_host
+
+    issuer = Issuer(args.dir)
+    registry = ClearingRegistry(issuer)
+    got = {"host terminal": collect_host(registry, str(_journal(issuer).folder))}
+    if args.rig != "direct":
+        with rigmode.session(args, issuer) as s:
+            source = "terminal board" if s.mode == "sim" else f"terminal on {args.terminal_port}"
+            got[source] = collect_board(registry, lambda op, **f: rigmode.request(s, op, **f),
+                                        source)
+    lines = [f"{source}: {c['new']} new, {c['known']} already held, {c['refused']} refused "
+             "(MAC does not verify)" for source, c in got.items()]
+    _out(args, {"collected": got}, "\n".join(lines))
 
 
 def _resolved_text(r: dict) -> str:
@@ -475,8 +501,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=cmd_issuer_resolve)
     p = issuer.add_parser("reconcile", parents=[common],
-                          help="match every card's log and pending records, transfer by transfer")
+                          help="each card's balance against what clearing explains (exit 2 when "
+                               "a card is flagged), and every transfer the cards remember")
     p.set_defaults(func=cmd_reconcile)
+    p = issuer.add_parser("collect", parents=[common],
+                          help="bring the terminals' clearing batches (proofs of every moved "
+                               "value) into the registry")
+    rigmode.add_options(p)
+    p.set_defaults(func=cmd_issuer_collect)
 
     card = sub.add_parser("card", help="personalize and inspect cards").add_subparsers(
         dest="action", required=True, parser_class=_Parser)
@@ -535,8 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if getattr(args, "dir", None) is not None:
             args.dir = args.dir.resolve()  # board processes run elsewhere: no relative paths
-        args.func(args)
-        return 0
+        return args.func(args) or 0
     except (UserError, IssuerError, SettlementError, LinkError, InterpreterMissingError,
             RigError, TerminalError) as e:
         print(f"upurse: error: {e}", file=sys.stderr)

@@ -198,8 +198,14 @@ class Issuer:
         return card_id, profile
 
     def register(self, name: str, card_id: bytes, scheme: str, transfer_key_id: int,
-                 valid_until: date) -> None:
+                 valid_until: date, opening: dict[int, int] | None = None) -> None:
+        """Add a personalized card; `opening` ({purse: balance}) is what clearing starts its
+        expected balance from (upurse.clearing)."""
+        from upurse.clearing import set_opening
+
         self.db.execute("INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (name, card_id, scheme, transfer_key_id, self.current("update"),
                          valid_until.isoformat(), date.today().isoformat()))
+        if opening is not None:
+            set_opening(self.db, card_id, opening)
         self.db.commit()
