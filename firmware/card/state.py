@@ -127,8 +127,8 @@ class CardState:
     @classmethod
     def decode(cls, record):
         """The state a saved record holds; an empty record is a blank card. Raises
-        ValueError unless the record ends with its MAC and the MAC checks: nothing in it
-        is believed before that."""
+        ValueError (or another error, for a record no card wrote) unless the record ends
+        with its MAC and the MAC checks."""
         state = cls()
         if not record:
             return state
@@ -137,12 +137,6 @@ class CardState:
             raise ValueError("no record MAC")
         mac = memoryview(record)[n - P.MAC_LEN :]
         record = memoryview(record)[: n - _MAC_TLV]
-        ident = {}
-        for tag, value in items(record):
-            ident[tag] = value  # the last of each tag: the MAC covers them all anyway
-        key = ident.get(P.TAG_PERSO_KEY)
-        if key is None or not equal(_record_mac(key, ident.get(P.TAG_CARD_ID), record), mac):
-            raise ValueError("record MAC")
         ints = {tag: name for tag, name, _ in _INTS}
         raw = {tag: name for tag, name in _BYTES}
         for tag, value in items(record):
@@ -162,4 +156,8 @@ class CardState:
                 if state.extra is None:
                     state.extra = {}
                 state.extra[tag] = bytes(value)
+        # Read, but believed only now: the key comes from the record, the MAC covers it all.
+        key = state.perso_key
+        if key is None or not equal(_record_mac(key, state.card_id, record), mac):
+            raise ValueError("record MAC")
         return state
