@@ -14,11 +14,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # decodes the rig's pcapng captures; pcscd with vsmartcard's virtual reader serves emulated
 # cards over PC/SC to opensc-tool (opensc), pcsc_scan and scriptor (pcsc-tools) and pyscard,
 # which pip builds with swig against libpcsclite-dev (so these come before pip); the ARM
-# toolchain and QEMU build and run the QEMU board (boards/qemu, docs/boards.md)
+# toolchain and QEMU build and run the QEMU board (boards/qemu, docs/boards.md); softhsm2 is the
+# PKCS#11 token of the issuer key-store tests
 APT_PACKAGES := libnfc-bin tshark pcscd vsmartcard-vpcd libpcsclite-dev swig opensc pcsc-tools \
-	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm softhsm2
 APT_COMMANDS := nfc-list tshark pcscd vpcd-config swig opensc-tool pcsc_scan scriptor \
-	arm-none-eabi-gcc qemu-system-arm
+	arm-none-eabi-gcc qemu-system-arm softhsm2-util
 APT_FILES := /usr/include/PCSC/winscard.h /usr/lib/arm-none-eabi/include/stdlib.h
 # `make firmware-image` builds boards/qemu unless BOARD= is given on the command line
 IMAGE_BOARD := $(if $(filter command line,$(origin BOARD)),$(BOARD),qemu)

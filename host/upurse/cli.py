@@ -110,11 +110,66 @@ def _waiting_text(r: dict) -> str:
 
 # -- issuer -------------------------------------------------------------------------------------
 
+def _key_store(args):
+    """The key store `issuer init` and `issuer restore` seal the issuer's secrets with."""
+    from upurse import keystore
+
+    try:
+        return keystore.new_settings(args.key_store, args.pkcs11_module, args.pkcs11_token)
+    except keystore.KeyStoreError as e:
+        raise UserError(str(e)) from None
+
+
+def _dev_warning(settings) -> None:
+    if settings.dev:
+        from upurse.keystore import DEV_PASSPHRASE
+
+        print(f"upurse: warning: the issuer's keys are sealed under the published development "
+              f"passphrase {DEV_PASSPHRASE!r}: fine for tests and demos, not for real keys "
+              "(set UPURSE_PASSPHRASE, or use --key-store pkcs11)", file=sys.stderr)
+
+
 def cmd_issuer_init(args) -> None:
-    issuer = Issuer.init(args.dir)
-    _out(args, {"dir": str(args.dir), "transfer_key_id": 1, "update_key_id": 1},
-         f"issuer created in {args.dir}: transfer key generation 1, update key generation 1")
+    settings = _key_store(args)
+    issuer = Issuer.init(args.dir, key_store=settings)
+    _dev_warning(settings)
+    _out(args, {"dir": str(args.dir), "transfer_key_id": 1, "update_key_id": 1,
+                "key_store": settings.kind, "dev_passphrase": settings.dev},
+         f"issuer created in {args.dir}: transfer key generation 1, update key generation 1; "
+         f"keys sealed by {settings.kind}" + (" (development passphrase)" if settings.dev
+                                              else ""))
     issuer.db.close()
+
+
+def cmd_issuer_backup(args) -> None:
+    from upurse import backup
+
+    issuer = Issuer(args.dir)
+    try:
+        data = backup.export(issuer)
+        backup.write_new(args.file, data)
+    except backup.BackupError as e:
+        raise UserError(str(e)) from None
+    _out(args, {"file": str(args.file), "bytes": len(data)},
+         f"issuer backed up to {args.file} ({len(data)} bytes, sealed under the backup "
+         "passphrase)")
+
+
+def cmd_issuer_restore(args) -> None:
+    from upurse import backup
+
+    settings = _key_store(args)
+    try:
+        n = backup.restore(args.dir, backup.read(args.file), settings)
+        restored = Issuer(args.dir)
+        restored.sealer  # noqa: B018 - opens the new key store: the check value must open
+        backup.verify(restored, n)
+    except backup.BackupError as e:
+        raise UserError(str(e)) from None
+    _dev_warning(settings)
+    _out(args, {"dir": str(args.dir), "secrets": len(n), "key_store": settings.kind},
+         f"issuer restored in {args.dir}: {len(n)} secrets checked and sealed by "
+         f"{settings.kind}; cards registered: {len(restored.cards())}")
 
 
 def cmd_rotate(kind: str):
@@ -148,9 +203,9 @@ def terminal_crl(issuer: Issuer, offered: Path | None = None):
     """The host terminal's CRL holder: the newest list it has seen (kept in the issuer folder),
     updated from the issuer's current list and from `offered`, never rolled back."""
     from terminal.revocation import CrlHolder
-    from upurse.issuer_pki import load_ca, terminal_crl_path
+    from upurse.issuer_pki import ca_public, terminal_crl_path
 
-    ca = load_ca(issuer.root)
+    ca = ca_public(issuer.root)
     holder = CrlHolder(ca.public_key, ca.reference, str(terminal_crl_path(issuer.root)))
     for data in (issuer.crl(), offered.read_bytes() if offered else None):
         if data is not None:
@@ -469,6 +524,16 @@ def cmd_demo(args) -> None:
 
 # -- parser -------------------------------------------------------------------------------------
 
+def _key_store_options(p) -> None:
+    p.add_argument("--key-store", choices=("passphrase", "pkcs11"), default="passphrase",
+                   help="seal the issuer's keys under a passphrase (UPURSE_PASSPHRASE, or "
+                        "asked; none: the development one) or a PKCS#11 token's key "
+                        "(PIN: UPURSE_PKCS11_PIN, or asked)")
+    p.add_argument("--pkcs11-module", help="the token's PKCS#11 library, e.g. "
+                                           "/usr/lib/softhsm/libsofthsm2.so")
+    p.add_argument("--pkcs11-token", help="the token's label")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="issuer folder")
@@ -481,7 +546,19 @@ def build_parser() -> argparse.ArgumentParser:
     issuer = sub.add_parser("issuer", help="issuer keys and registry").add_subparsers(
         dest="action", required=True, parser_class=_Parser)
     p = issuer.add_parser("init", parents=[common], help="create an issuer")
+    _key_store_options(p)
     p.set_defaults(func=cmd_issuer_init)
+    p = issuer.add_parser("backup", parents=[common],
+                          help="the whole issuer in one file, sealed under a backup passphrase "
+                               "(UPURSE_BACKUP_PASSPHRASE or asked)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_issuer_backup)
+    p = issuer.add_parser("restore", parents=[common],
+                          help="an issuer from a backup, checked, into --dir (never over an "
+                               "issuer)")
+    p.add_argument("file", type=Path)
+    _key_store_options(p)
+    p.set_defaults(func=cmd_issuer_restore)
     p = issuer.add_parser("rotate-transfer-key", parents=[common],
                           help="make the next transfer key generation current")
     p.set_defaults(func=cmd_rotate("transfer"))

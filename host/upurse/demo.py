@@ -20,6 +20,7 @@ from terminal.cardlink import CardLink  # noqa: E402  (port installed)
 from terminal.inspect import read_card  # noqa: E402
 from upurse.cardproc import CardProcess
 from upurse.issuer import Issuer
+from upurse.keystore import dev_settings
 from upurse.protocol import PURSES
 
 SEED_STEP_NAMES = {
@@ -99,7 +100,7 @@ def run_demo(args) -> None:
     interpreter = args.interpreter
     with tempfile.TemporaryDirectory(prefix="upurse-demo-") as tmp:
         root = Path(tmp) / "issuer"
-        Issuer.init(root)
+        Issuer.init(root, key_store=dev_settings())  # no prompt: a demo's keys
         print(f"issuer in {root}; cards run as `{interpreter}` processes\n")
         a = cli_args(root, interpreter=interpreter)
         issue(a, 0)

@@ -17,6 +17,7 @@ from upurse import rigmode
 from upurse.demo import PART_TWO, PART_TWO_TRANSFER, SEED_STEP_NAMES, _hex, cli_args, issue
 from upurse.demo import show as show_cards
 from upurse.issuer import Issuer
+from upurse.keystore import dev_settings
 from upurse.protocol import PURSES
 
 ACK = bytes.fromhex("0000ff00ff00")
@@ -38,7 +39,7 @@ def describe_frame(f: bytes) -> str:
 def run_rig_demo(args) -> None:
     with tempfile.TemporaryDirectory(prefix="upurse-demo-") as tmp:
         root = Path(tmp) / "issuer"
-        Issuer.init(root)
+        Issuer.init(root, key_store=dev_settings())  # no prompt: a demo's keys
         print(f"issuer in {root}; an emulated rig: terminal board, two reader PN532s, "
               "two card boards (micropython processes), the simulated field\n")
         a = cli_args(root, interpreter="micropython", port=None, terminal_port=None)

@@ -1,8 +1,9 @@
 """The issuer: key generations, the personalization master key and the registry of cards.
 
 Everything lives in one folder (default ./upurse-issuer): `registry.sqlite` and `cards/NAME/`,
-the flash of each emulated card. This is a development issuer: its secrets sit in the SQLite
-file, which is fine for prototypes and CI and wrong for production (use an HSM there).
+the flash of each emulated card. The registry keeps every secret sealed by the issuer's key
+store (upurse.keystore: a passphrase, or a PKCS#11 token), opened only when a command needs a
+key; `issuer backup` / `issuer restore` (upurse.backup) keep a sealed copy of the whole issuer.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from upurse import issuer_pki
+from upurse import issuer_pki, keystore
 from upurse.port import install
 
 install()
@@ -52,28 +53,77 @@ class Issuer:
         if not db.exists():
             raise IssuerError(f"no issuer in {self.root}: run `upurse issuer init` first")
         self.db = sqlite3.connect(db)
+        self._sealer = None
 
     @classmethod
-    def init(cls, root: Path, transfer_key_limit: int = 100, update_key_limit: int = 100) -> Issuer:
+    def init(cls, root: Path, transfer_key_limit: int = 100, update_key_limit: int = 100,
+             key_store: keystore.Settings | None = None) -> Issuer:
+        """A new issuer; its secrets sealed by `key_store` (default: a passphrase store, the
+        passphrase asked for, or the development one: `issuer.dev_passphrase` says so)."""
         root = Path(root)
         if (root / "registry.sqlite").exists():
             raise IssuerError(f"an issuer already exists in {root}")
+        settings = key_store or keystore.new_settings("passphrase")
+        try:
+            sealer = keystore.make_sealer(settings, create=True)
+        except keystore.KeyStoreError as e:
+            raise IssuerError(str(e)) from None
         (root / "cards").mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(root / "registry.sqlite")
         db.executescript(SCHEMA)
         today = date.today().isoformat()
-        db.executemany("INSERT INTO meta VALUES (?, ?)", [
-            ("perso_master_key", os.urandom(16).hex()),
-            ("transfer_key_limit", str(transfer_key_limit)),
-            ("update_key_limit", str(update_key_limit)),
-        ])
+        ca_password = os.urandom(32).hex().encode()
+        meta = dict(settings.meta(), keystore_check=keystore.check_value(sealer).hex(),
+                    perso_master_key=sealer.seal("perso_master_key", os.urandom(16)).hex(),
+                    ca_key_password=sealer.seal("ca_key_password", ca_password).hex(),
+                    transfer_key_limit=str(transfer_key_limit),
+                    update_key_limit=str(update_key_limit))
+        db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         for kind in ("transfer", "update"):
-            db.execute("INSERT INTO generations VALUES (?, 1, ?, ?)", (kind, os.urandom(16), today))
+            db.execute("INSERT INTO generations VALUES (?, 1, ?, ?)",
+                       (kind, sealer.seal(f"{kind}/1", os.urandom(16)), today))
         issuer_pki.tables(db)
         db.commit()
         db.close()
-        issuer_pki.init_ca(root)  # the CA of the public-key schemes, and its first CRL
-        return cls(root)
+        issuer_pki.init_ca(root, password=ca_password)  # the CA and its first CRL
+        issuer = cls(root)
+        issuer._sealer = sealer
+        issuer.dev_passphrase = settings.dev
+        return issuer
+
+    # -- the key store ------------------------------------------------------------------------
+
+    @property
+    def sealer(self):
+        """The key store, opened on first need: a passphrase or PIN is asked for only then."""
+        if self._sealer is None:
+            meta = dict(self.db.execute("SELECT key, value FROM meta"))
+            settings = keystore.settings_from(meta)
+            try:
+                if settings is None:
+                    self._sealer = keystore.PLAIN  # a registry from before key stores
+                else:
+                    sealer = keystore.make_sealer(settings)
+                    keystore.check(sealer, bytes.fromhex(meta["keystore_check"]), settings)
+                    self._sealer = sealer
+            except keystore.KeyStoreError as e:
+                raise IssuerError(str(e)) from None
+        return self._sealer
+
+    def secret(self, name: str, sealed: bytes) -> bytes:
+        """The secret `name` from its sealed form in the registry."""
+        try:
+            return self.sealer.open(name, bytes(sealed))
+        except keystore.KeyStoreError as e:
+            raise IssuerError(str(e)) from None
+
+    def seal(self, name: str, secret: bytes) -> bytes:
+        return self.sealer.seal(name, secret)
+
+    def ca_password(self) -> bytes | None:
+        """The password of the CA's key file; None for an issuer from before key stores."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'ca_key_password'").fetchone()
+        return self.secret("ca_key_password", bytes.fromhex(row[0])) if row else None
 
     def meta(self, key: str) -> str:
         return self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
@@ -88,7 +138,7 @@ class Issuer:
         if row is None:
             raise IssuerError(f"no {kind} key generation {key_id} "
                               f"(current is {self.current(kind)})")
-        return row[0]
+        return self.secret(f"{kind}/{key_id}", row[0])
 
     def rotate(self, kind: str) -> int:
         """Make the next generation of the transfer or update key current."""
@@ -96,9 +146,12 @@ class Issuer:
         if new_id > int(self.meta(f"{kind}_key_limit")):
             raise IssuerError(f"{kind} key ID {new_id} would pass the upper limit "
                               f"{self.meta(f'{kind}_key_limit')} personalized into cards")
-        key = issuer_pki.take_reserved(self.db, kind, new_id) or os.urandom(16)  # pre-loaded
+        reserved = issuer_pki.take_reserved(self.db, kind, new_id)  # pre-loaded into cards
+        key = (self.secret(f"reserved/{kind}/{new_id}", reserved) if reserved is not None
+               else os.urandom(16))
         self.db.execute("INSERT INTO generations VALUES (?, ?, ?, ?)",
-                        (kind, new_id, key, date.today().isoformat()))
+                        (kind, new_id, self.seal(f"{kind}/{new_id}", key),
+                         date.today().isoformat()))
         self.db.commit()
         return new_id
 
@@ -140,18 +193,20 @@ class Issuer:
         card_id, profile = self.profile(name, **kw)
         try:
             cert = issuer_pki.personalize(channel, self.root, card_id, self.perso_key(card_id),
-                                          profile)
+                                          profile, ca_password=self.ca_password())
         except issuer_pki.PkiError as e:
             raise IssuerError(str(e)) from None
         return card_id, cert
 
     def perso_key(self, card_id: bytes) -> bytes:
-        return perso.diversify(bytes.fromhex(self.meta("perso_master_key")), card_id)
+        master = self.secret("perso_master_key", bytes.fromhex(self.meta("perso_master_key")))
+        return perso.diversify(master, card_id)
 
     def revoke(self, name: str) -> int:
         """Put card `name` on the CRL; returns the new list's sequence number."""
         try:
-            return issuer_pki.revoke(self.root, self.db, name, self.card(name).card_id)
+            return issuer_pki.revoke(self.root, self.db, name, self.card(name).card_id,
+                                     self.ca_password())
         except issuer_pki.PkiError as e:
             raise IssuerError(str(e)) from None
 
@@ -193,7 +248,7 @@ class Issuer:
         if scheme == proto.SCHEME_PRELOADED:  # Fig. 13: this generation and the next ones
             keys = issuer_pki.preloaded_keys(self.db, lambda i: self.key("transfer", i),
                                              self.current("transfer"), tk_id,
-                                             profile["transfer_key_limit"])
+                                             profile["transfer_key_limit"], self.seal, self.secret)
             profile["extra"] = perso.pki_parts(preloaded=keys)
         return card_id, profile
 

@@ -3,7 +3,8 @@ pre-loaded transfer keys (docs/pki.md).
 
 Files in the issuer folder, next to `registry.sqlite`:
 
-    ca/ca-key.pem     the CA's P-256 key (PKCS#8, unencrypted: a development issuer)
+    ca/ca-key.pem     the CA's P-256 key (PKCS#8, encrypted under a random password that the
+                      issuer's key store keeps sealed, upurse.keystore)
     ca/ca.cvcert      its self-signed CVCA certificate (common.cvc)
     ca/crl.bin        the current CRL (common.crl), re-signed with a higher sequence number
                       each time a card is revoked
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -55,26 +57,53 @@ def tables(db: sqlite3.Connection) -> None:
     db.executescript(TABLES)
 
 
-def init_ca(root: Path, today: date | None = None) -> CertificateAuthority:
-    """Create the issuer's CA and its first (empty) CRL in `root`/ca."""
+def init_ca(root: Path, today: date | None = None,
+            password: bytes | None = None) -> CertificateAuthority:
+    """Create the issuer's CA and its first (empty) CRL in `root`/ca, its key file encrypted
+    under `password`."""
     today = today or date.today()
-    folder = Path(root) / "ca"
-    folder.mkdir(parents=True, exist_ok=True)
     ca = create_ca(_yyyymmdd(today), _yyyymmdd(today.replace(year=today.year + CA_YEARS)))
-    key = folder / "ca-key.pem"
-    key.write_bytes(ca.private_pem())
-    key.chmod(0o600)
-    (folder / "ca.cvcert").write_bytes(ca.certificate)
-    (folder / "crl.bin").write_bytes(issue_crl(ca, 1, [], _yyyymmdd(today)))
+    write_ca(root, ca, ca.certificate, issue_crl(ca, 1, [], _yyyymmdd(today)), password)
     return ca
 
 
-def load_ca(root: Path) -> CertificateAuthority:
+def write_ca(root: Path, ca: CertificateAuthority, certificate: bytes, crl: bytes,
+             password: bytes | None) -> None:
+    folder = Path(root) / "ca"
+    folder.mkdir(parents=True, exist_ok=True)
+    key = folder / "ca-key.pem"
+    key.touch(0o600)
+    key.write_bytes(ca.private_pem(password))
+    (folder / "ca.cvcert").write_bytes(certificate)
+    (folder / "crl.bin").write_bytes(crl)
+
+
+def load_ca(root: Path, password: bytes | None = None) -> CertificateAuthority:
+    """The CA with its private key (`password`: the issuer's `ca_password()`)."""
     folder = Path(root) / "ca"
     if not (folder / "ca-key.pem").exists():
         raise PkiError(f"the issuer in {root} has no CA: it predates the public-key schemes")
-    return CertificateAuthority.load((folder / "ca-key.pem").read_bytes(),
-                                     (folder / "ca.cvcert").read_bytes())
+    try:
+        return CertificateAuthority.load((folder / "ca-key.pem").read_bytes(),
+                                         (folder / "ca.cvcert").read_bytes(), password)
+    except (TypeError, ValueError) as e:
+        raise PkiError(f"the CA key in {folder} does not open: {e}") from None
+
+
+@dataclass(frozen=True)
+class CaPublic:
+    """What terminals need of the CA: its public key and reference, from its certificate."""
+
+    public_key: bytes
+    reference: bytes
+
+
+def ca_public(root: Path) -> CaPublic:
+    path = Path(root) / "ca" / "ca.cvcert"
+    if not path.exists():
+        raise PkiError(f"the issuer in {root} has no CA: it predates the public-key schemes")
+    cert = cvc.parse(path.read_bytes())
+    return CaPublic(cert.public_key, cert.chr)
 
 
 def crl_path(root: Path) -> Path:
@@ -93,14 +122,15 @@ def crl_sequence(data: bytes) -> int:
     return crl.parse(data).sequence
 
 
-def revoke(root: Path, db: sqlite3.Connection, name: str, card_id: bytes) -> int:
+def revoke(root: Path, db: sqlite3.Connection, name: str, card_id: bytes,
+           ca_password: bytes | None = None) -> int:
     """Put the card on the CRL: a new list, one sequence number higher; returns it."""
     tables(db)
     if db.execute("SELECT 1 FROM revoked WHERE card_id = ?", (card_id,)).fetchone():
         raise PkiError(f"card {name} is already revoked")
     db.execute("INSERT INTO revoked VALUES (?, ?, ?)", (card_id, name, date.today().isoformat()))
     revoked = [r[0] for r in db.execute("SELECT card_id FROM revoked")]
-    ca = load_ca(root)
+    ca = load_ca(root, ca_password)
     sequence = crl_sequence(crl_path(root).read_bytes()) + 1
     data = issue_crl(ca, sequence, revoked, _yyyymmdd(date.today()))
     new = crl_path(root).with_suffix(".new")
@@ -116,7 +146,8 @@ def revoked_names(db: sqlite3.Connection) -> list[str]:
 
 
 def take_reserved(db: sqlite3.Connection, kind: str, key_id: int) -> bytes | None:
-    """The key reserved for generation `key_id` (pre-loaded into cards), if any."""
+    """The key reserved for generation `key_id` (pre-loaded into cards), if any, as the key
+    store sealed it (name `reserved/KIND/ID`)."""
     tables(db)
     row = db.execute("SELECT key FROM reserved WHERE kind = ? AND id = ?",
                      (kind, key_id)).fetchone()
@@ -124,19 +155,24 @@ def take_reserved(db: sqlite3.Connection, kind: str, key_id: int) -> bytes | Non
 
 
 def preloaded_keys(db: sqlite3.Connection, key_of, current: int, first: int,
-                   limit: int) -> dict[int, bytes]:
+                   limit: int, seal, open_) -> dict[int, bytes]:
     """Transfer keys `first`..`first + PRELOADED_AHEAD` (not above `limit`): known generations
-    from `key_of`, later ones reserved now so that rotation will make them current."""
+    from `key_of`, later ones reserved now so that rotation will make them current; reserved
+    keys are kept sealed (`seal(name, key)`, `open_(name, sealed)`)."""
     tables(db)
     keys = {}
     for key_id in range(first, min(first + PRELOADED_AHEAD, limit) + 1):
         if key_id <= current:
             keys[key_id] = key_of(key_id)
             continue
-        key = take_reserved(db, "transfer", key_id)
-        if key is None:
+        name = f"reserved/transfer/{key_id}"
+        sealed = take_reserved(db, "transfer", key_id)
+        if sealed is None:
             key = os.urandom(16)
-            db.execute("INSERT INTO reserved VALUES ('transfer', ?, ?)", (key_id, key))
+            db.execute("INSERT INTO reserved VALUES ('transfer', ?, ?)",
+                       (key_id, seal(name, key)))
+        else:
+            key = open_(name, sealed)
         keys[key_id] = key
     db.commit()
     return keys
@@ -151,13 +187,13 @@ def _run(channel: Channel, apdus: list[bytes]) -> bytes:
 
 
 def personalize(channel: Channel, root: Path, card_id: bytes, perso_key: bytes, profile: dict,
-                today: date | None = None) -> bytes | None:
+                today: date | None = None, ca_password: bytes | None = None) -> bytes | None:
     """Personalize the blank card behind `channel`; returns its certificate (public-key
     schemes: the card makes its key pair, the CA certifies the public key) or None."""
     if profile["scheme"] not in PK_SCHEMES:
         _run(channel, perso.commands(card_id, perso_key, profile))
         return None
-    ca = load_ca(root)
+    ca = load_ca(root, ca_password)
     _run(channel, perso.setup_commands(card_id, perso_key))
     point = perso.public_key_of(perso_key, 0, _run(channel, [perso.generate_key(perso_key, 0)]))
     if point is None:

@@ -130,6 +130,7 @@ def terminal(rig: Rig):
 def issued(rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Card identity on each reader; blank cards are personalized by a session issuer."""
     from upurse.issuer import Issuer
+    from upurse.keystore import dev_settings
     from upurse.protocol import proto
     from upurse.rigmode import TerminalCard
 
@@ -145,7 +146,8 @@ def issued(rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> dict[str, byte
             ids[reader] = bytes.fromhex(card["card_id"])
             continue
         if issuer is None:
-            issuer = Issuer.init(tmp_path_factory.mktemp("issuer") / "issuer")
+            issuer = Issuer.init(tmp_path_factory.mktemp("issuer") / "issuer",
+                                  key_store=dev_settings())
         card_id, _ = issuer.personalize(
             TerminalCard(rig.terminal, reader), f"card-{reader.lower()}", balance=100_000,
             points=1000, valid_until=date(date.today().year + 5, 12, 31), transfer_key_id=None,

@@ -214,7 +214,7 @@ def push_crl(s: Session, issuer: Issuer, offered: Path | None = None) -> None:
     from upurse import issuer_pki
 
     try:
-        ca = issuer_pki.load_ca(issuer.root)
+        ca = issuer_pki.ca_public(issuer.root)
     except issuer_pki.PkiError:
         return  # an issuer from before the public-key schemes: no CA, no CRL
     for data in (issuer.crl(), offered.read_bytes() if offered else None):
