@@ -14,17 +14,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # decodes the rig's pcapng captures; pcscd with vsmartcard's virtual reader serves emulated
 # cards over PC/SC to opensc-tool (opensc), pcsc_scan and scriptor (pcsc-tools) and pyscard,
 # which pip builds with swig against libpcsclite-dev (so these come before pip); the ARM
-# toolchain and QEMU build and run the QEMU board (boards/qemu, docs/boards.md); softhsm2 is the
-# PKCS#11 token of the issuer key-store tests
+# toolchain and QEMU build and run the QEMU board (boards/qemu, docs/boards.md); gcc (x86-64)
+# and the ARM toolchain build the native P-256 module (make natmod); softhsm2 is the PKCS#11
+# token of the issuer key-store tests
 APT_PACKAGES := libnfc-bin tshark pcscd vsmartcard-vpcd libpcsclite-dev swig opensc pcsc-tools \
-	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm softhsm2
+	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc softhsm2
 APT_COMMANDS := nfc-list tshark pcscd vpcd-config swig opensc-tool pcsc_scan scriptor \
-	arm-none-eabi-gcc qemu-system-arm softhsm2-util
+	arm-none-eabi-gcc qemu-system-arm x86_64-linux-gnu-gcc softhsm2-util
 APT_FILES := /usr/include/PCSC/winscard.h /usr/lib/arm-none-eabi/include/stdlib.h
 # `make firmware-image` builds boards/qemu unless BOARD= is given on the command line
 IMAGE_BOARD := $(if $(filter command line,$(origin BOARD)),$(BOARD),qemu)
 
-.PHONY: all demo test bench fuzz lint firmware firmware-image mpy-tree flash-card \
+.PHONY: all demo test bench fuzz lint firmware firmware-image mpy-tree natmod flash-card \
 	flash-terminal hil clean deps apt
 
 all: test
@@ -36,7 +37,8 @@ $(STAMP): pyproject.toml | apt
 	@touch $@
 
 apt:
-	@{ command -v $(APT_COMMANDS) && ls $(APT_FILES); } >/dev/null 2>&1 || { \
+	@( for c in $(APT_COMMANDS); do command -v $$c || exit 1; done; ls $(APT_FILES) ) \
+	  >/dev/null 2>&1 || { \
 	  echo "installing Debian packages: $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq -o DPkg::Lock::Timeout=600 $(APT_PACKAGES); }
@@ -46,21 +48,26 @@ deps: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/upurse demo
 
-test: deps
+test: deps natmod
 	$(BIN)/python -m upurse.mpbuild image --board qemu >/dev/null
 	$(BIN)/python -m pytest -q -n $(JOBS) tests
 
 fuzz: deps
 	UPURSE_FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -q tests/test_fuzz.py
 
-bench: deps
+bench: deps natmod
 	$(BIN)/python -m upurse.bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check host tests firmware boards
 
+# The native P-256 module (firmware/natmod) for every arch whose compiler is here (x64,
+# armv6m, armv7m, armv7emsp; xtensawin with ESP-IDF's xtensa-esp32-elf-gcc), in build/natmod.
+natmod: deps
+	$(BIN)/python -m upurse.natmod
+
 # Real boards: compile to .mpy with mpy-cross, deploy with mpremote.
-firmware: $(STAMP)
+firmware: deps natmod
 	$(BIN)/python -m upurse.build
 
 # A MicroPython image with the firmware frozen in: build/qemu/firmware.elf for BOARD=qemu (the

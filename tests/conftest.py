@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from upurse import natmod
 from upurse.build import compile_packages
 from upurse.interpreters import INTERPRETERS, command
 from upurse.port import install
@@ -57,3 +58,15 @@ def pytest_collection_modifyitems(items) -> None:
     """The QEMU board's runs first: they are the longest, so both workers start on them and
     the quick tests fill in at the end instead of one long run finishing last."""
     items.sort(key=lambda item: "qemu" not in item.name)
+
+
+@pytest.fixture(scope="session")
+def natmod_x64() -> Path:
+    """The folder of p256_native.mpy built for x64 (unix MicroPython loads it)."""
+    return natmod.build("x64").parent
+
+
+@pytest.fixture(scope="session")
+def natmod_qemu() -> Path:
+    """The folder of p256_native.mpy built for the QEMU board's arch (boards/qemu/board.py)."""
+    return natmod.build(natmod.board_arch(TESTS.parent / "boards" / "qemu" / "board.py")).parent

@@ -1,8 +1,12 @@
 """P-256 (firmware/common/p256.py) and HMAC-SHA-256 on MicroPython and CPython.
 
 Published vectors (Wycheproof ECDSA P1363 and ECDH, RFC 6979 A.2.5, RFC 4231), agreement with
-`cryptography` both ways, API edges, and one run in a 64 KB MicroPython heap. The JSON and text
-vectors are reduced here to one line a case so that the MicroPython scripts stay small.
+`cryptography` both ways, API edges, and one run in a 64 KB MicroPython heap. The P-256 cases
+run on every interpreter (unix MicroPython, CPython, the QEMU board) in pure Python, and on
+unix MicroPython and the QEMU board with their arch's build of the native module
+(firmware/natmod), which is also cross-checked there against the pure path on random inputs.
+The JSON and text vectors are reduced here to one line a case so that the MicroPython scripts
+stay small.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from pathlib import Path
 
 import cryptography_vectors
 import pytest
-from conftest import MPY_TESTS, VECTORS, run_firmware
+from conftest import FIRMWARE_INTERPRETERS, MPY_TESTS, VECTORS, run_firmware
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
@@ -24,6 +28,36 @@ WYCHEPROOF = VECTORS / "wycheproof"
 # RFC 6979 A.2.5: the P-256 private key x, to be sure the vector file gave us the right key
 RFC6979_X = 0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721
 ECDSA_SHA256 = ec.ECDSA(utils.Prehashed(hashes.SHA256()))
+
+
+# The QEMU board runs 13 times slower than the unix port: it takes a share of the cases (every
+# QEMU_STRIDE-th Wycheproof vector, all of RFC 6979; a fifth of the agreement cases)
+QEMU_STRIDE = 8
+NATIVE = {"native": ("micropython", "natmod_x64"), "qemu-native": ("qemu", "natmod_qemu")}
+
+
+@pytest.fixture(params=(*FIRMWARE_INTERPRETERS, *NATIVE))
+def p256_on(request) -> tuple[str, tuple[Path, ...], int]:
+    """(interpreter, path, native flag): "native" is unix MicroPython with the x64 build of
+    p256_native, "qemu-native" the QEMU board with its arch's build."""
+    if request.param in NATIVE:
+        interpreter, fixture = NATIVE[request.param]
+        return interpreter, (request.getfixturevalue(fixture),), 1
+    return request.param, (), 0
+
+
+def every(path: Path, stride: int, out: Path) -> tuple[Path, dict[str, int]]:
+    """Every `stride`-th line of each Wycheproof kind in `path`, all RFC 6979 lines."""
+    kept, counts = [], {"ecdsa": 0, "ecdh": 0, "rfc6979": 0}
+    seen = dict.fromkeys(counts, 0)
+    for line in path.read_text().splitlines():
+        kind = line.split()[0]
+        if kind == "rfc6979" or seen[kind] % stride == 0:
+            kept.append(line)
+            counts[kind] += 1
+        seen[kind] += 1
+    out.write_text("\n".join(kept) + "\n")
+    return out, counts
 
 
 def hx(data: bytes) -> str:
@@ -89,32 +123,14 @@ def vector_file(tmp_path_factory) -> tuple[Path, dict[str, int]]:
     return path, {"ecdsa": ecdsa["numberOfTests"], "ecdh": ecdh["numberOfTests"], "rfc6979": 2}
 
 
-# The QEMU board runs 13 times slower than the unix port: it takes a share of the cases (every
-# QEMU_STRIDE-th Wycheproof vector, all of RFC 6979; a fifth of the agreement cases)
-QEMU_STRIDE = 8
-
-
-def every(path: Path, stride: int, out: Path) -> tuple[Path, dict[str, int]]:
-    """Every `stride`-th line of each Wycheproof kind in `path`, all RFC 6979 lines."""
-    kept, counts = [], {"ecdsa": 0, "ecdh": 0, "rfc6979": 0}
-    seen = dict.fromkeys(counts, 0)
-    for line in path.read_text().splitlines():
-        kind = line.split()[0]
-        if kind == "rfc6979" or seen[kind] % stride == 0:
-            kept.append(line)
-            counts[kind] += 1
-        seen[kind] += 1
-    out.write_text("\n".join(kept) + "\n")
-    return out, counts
-
-
-def test_published_vectors(interpreter, vector_file, tmp_path):
+def test_published_vectors(p256_on, vector_file, tmp_path):
+    interpreter, where, native = p256_on
     path, counts = vector_file
     if interpreter == "qemu":
         path, counts = every(path, QEMU_STRIDE, tmp_path / "share.txt")
-    out = run_firmware(interpreter, MPY_TESTS / "p256_vectors.py", str(path))
+    out = run_firmware(interpreter, MPY_TESTS / "p256_vectors.py", str(path), path=where)
     assert (f"OK p256 vectors ecdsa={counts['ecdsa']} ecdh={counts['ecdh']} "
-            f"rfc6979={counts['rfc6979']}") in out
+            f"rfc6979={counts['rfc6979']} native={native}") in out
 
 
 def agreement_cases(count: int, seed: int) -> list[tuple]:
@@ -134,7 +150,8 @@ def agreement_cases(count: int, seed: int) -> list[tuple]:
 
 
 @pytest.mark.parametrize("teeth,count", [(None, 30), ("64", 8)], ids=["default", "table64"])
-def test_agrees_with_cryptography(interpreter, tmp_path, teeth, count):
+def test_agrees_with_cryptography(p256_on, tmp_path, teeth, count):
+    interpreter, where, native = p256_on
     if interpreter == "qemu":
         count = max(4, count // 5)
     cases = agreement_cases(count, seed=6979 + count)
@@ -145,8 +162,8 @@ def test_agrees_with_cryptography(interpreter, tmp_path, teeth, count):
         f"{shared.hex()} {msg.hex()} {sig.hex()}\n"
         for a, b, shared, msg, sig in cases))
     args = [str(path)] + ([teeth] if teeth else [])
-    out = run_firmware(interpreter, MPY_TESTS / "p256_agree.py", *args)
-    assert f"OK p256 agree {count} cases" in out
+    out = run_firmware(interpreter, MPY_TESTS / "p256_agree.py", *args, path=where)
+    assert f"OK p256 agree {count} cases native={native}" in out
     sigs = gens = 0
     for line in out.splitlines():
         kind, *fields = line.split()
@@ -168,14 +185,26 @@ def test_agrees_with_cryptography(interpreter, tmp_path, teeth, count):
     assert sigs == gens == count
 
 
-def test_api_edges(interpreter):
-    out = run_firmware(interpreter, MPY_TESTS / "p256_api.py")
-    assert re.search(r"OK p256 api \d+ checks", out)
+def test_api_edges(p256_on):
+    interpreter, where, native = p256_on
+    out = run_firmware(interpreter, MPY_TESTS / "p256_api.py", path=where)
+    assert re.search(rf"OK p256 api \d+ checks native={native}", out)
 
 
-def test_sign_verify_ecdh_in_64k_heap():
-    out = run_firmware("micropython", MPY_TESTS / "p256_heap.py", heap="64k")
-    assert "OK p256 heap" in out
+@pytest.mark.parametrize("interpreter,fixture,cases,edges",
+                         [("micropython", "natmod_x64", 8, 32), ("qemu", "natmod_qemu", 2, 3)])
+def test_native_matches_pure_path(interpreter, fixture, cases, edges, request):
+    where = (request.getfixturevalue(fixture),)
+    out = run_firmware(interpreter, MPY_TESTS / "p256_crosscheck.py", str(cases), str(edges),
+                       path=where)
+    assert re.search(r"OK p256 native \d+ checks", out)
+
+
+@pytest.mark.parametrize("native", [0, 1], ids=["pure", "native"])
+def test_sign_verify_ecdh_in_64k_heap(native, request):
+    where = (request.getfixturevalue("natmod_x64"),) if native else ()
+    out = run_firmware("micropython", MPY_TESTS / "p256_heap.py", heap="64k", path=where)
+    assert "OK p256 heap" in out and f"native={native}" in out
 
 
 def test_hmac_sha256(interpreter, tmp_path):

@@ -57,7 +57,8 @@ def test_mpremote_deploys_a_build_that_boots_and_serves_apdus(tmp_path: Path):
         with EmulatedBoard("card", flash, env=env, log=tmp_path / "console.log") as board:
             assert board.boots == 1  # an empty flash: the REPL only
             names = deploy("card", "unix", board.port, out_root=tmp_path / "build")
-            assert names == ["board.py", "card", "common", "drivers", "main.py"]
+            assert names == ["board.py", "card", "common", "drivers", "main.py",
+                             "p256_native.mpy"]  # the board's NATMOD_ARCH build (x64)
             assert (flash / "card" / "applet.mpy").exists() and (flash / "main.py").exists()
             assert until(lambda: board.boots >= 3)  # mpremote's soft reset, then the reset
             nfc = reader(a)
@@ -70,8 +71,11 @@ def test_mpremote_deploys_a_build_that_boots_and_serves_apdus(tmp_path: Path):
 
             # Ctrl-C stops main.py, the REPL answers, a soft reset comes back in the raw REPL
             boots = board.boots
-            out = mpremote(board.port, "fs", "ls", "+", "exec", "import board; print(board.LINK)")
+            out = mpremote(board.port, "fs", "ls", "+", "exec",
+                           "import board; print(board.LINK); from common import p256_group;"
+                           " print('native', len(p256_group.NATIVE))")
             assert out.returncode == 0, out.stderr
+            assert "native 1" in out.stdout  # the deployed native module loads
             assert "main.py" in out.stdout and "upurse-card/" in out.stdout
             assert "pn532" in out.stdout
             assert board.boots == boots + 1

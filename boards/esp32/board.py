@@ -36,3 +36,6 @@ AES_BACKEND = "hardware (ESP32 AES accelerator through mbedTLS, cryptolib)"
 # About 110 KB of MicroPython heap without PSRAM: no fixed-base table for P-256 (comb over G
 # computed per use). With PSRAM (WROVER) it may be turned on.
 P256_FIXED_BASE_TABLE = 0
+# MPY arch of the native P-256 module for this board (upurse.natmod, docs/boards.md):
+# Xtensa LX6, windowed ABI
+NATMOD_ARCH = "xtensawin"

@@ -22,3 +22,6 @@ CARD_HEAP = 64 * 1024
 TERMINAL_HEAP = 192 * 1024
 AES_BACKEND = "software (cryptolib, axTLS AES)"
 P256_FIXED_BASE_TABLE = 0  # no comb kept: the card heap is 64 KB
+# MPY arch of the native P-256 module for this board (upurse.natmod, docs/boards.md): the image
+# is a soft-float Cortex-M4 (armv7em), which loads armv7m modules
+NATMOD_ARCH = "armv7m"

@@ -37,3 +37,6 @@ AES_BACKEND = "software (mbedTLS, cryptolib)"
 # 264 KB SRAM, about 190 KB of heap: room for a 16-tooth fixed-base comb (about 12 KB on a
 # 32-bit port) that makes P-256 signing about twice as fast (teeth, 0: none).
 P256_FIXED_BASE_TABLE = 16
+# MPY arch of the native P-256 module for this board (upurse.natmod, docs/boards.md):
+# Cortex-M0+
+NATMOD_ARCH = "armv6m"

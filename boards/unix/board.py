@@ -28,3 +28,6 @@ AES_BACKEND = "software (cryptolib, mbedTLS)"
 # Teeth of P-256's fixed-base comb kept from boot (0: none). The emulated card models a 64 KB
 # card, which cannot spare it; UPURSE_P256_TEETH=16 tries a roomier one.
 P256_FIXED_BASE_TABLE = int(os.getenv("UPURSE_P256_TEETH") or 0)
+# MPY arch of the native P-256 module for this board (upurse.natmod, docs/boards.md):
+# x86-64 Linux (the emulated rig)
+NATMOD_ARCH = "x64"

@@ -28,9 +28,10 @@ def serve_wired(applet, stdin, stdout):
 
 def main():
     if board.P256_FIXED_BASE_TABLE:  # teeth of the comb the board can afford to keep
-        from common import p256
+        from common import p256, p256_group
 
-        p256.enable_fixed_base_table(board.P256_FIXED_BASE_TABLE)
+        if not p256_group.NATIVE:  # the native module's k*G needs no table
+            p256.enable_fixed_base_table(board.P256_FIXED_BASE_TABLE)
     applet = Applet(Store(board.STORAGE))
     if board.LINK == "wired":
         serve_wired(applet, sys.stdin.buffer, sys.stdout.buffer)

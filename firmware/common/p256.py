@@ -35,7 +35,7 @@ certificate does not hold the signing code on its heap.
 """
 import os
 
-from common.p256_group import COMB, N, decode_point, random_below
+from common.p256_group import COMB, NATIVE, N, decode_point, random_below
 
 
 def enable_fixed_base_table(teeth=64):
@@ -67,8 +67,10 @@ def valid_public_key(pub):
 
 def public_key(priv):
     """The 65-byte public key of a 32-byte private key (ValueError unless in 1..n-1)."""
-    from common.p256_mul import public_key
-
+    if NATIVE:
+        from common.p256_c import public_key
+    else:
+        from common.p256_mul import public_key
     return public_key(priv)
 
 
@@ -80,8 +82,10 @@ def generate():
 
 def _sign(priv, digest, extra):
     """sign() with chosen additional data k' (RFC 6979 3.6); extra = b"" is plain RFC 6979."""
-    from common.p256_mul import sign
-
+    if NATIVE:
+        from common.p256_c import sign
+    else:
+        from common.p256_mul import sign
     return sign(priv, digest, extra)
 
 
@@ -92,8 +96,10 @@ def sign(priv, digest):
 
 def verify(pub, digest, sig):
     """True if `sig` (r||s) signs `digest` under `pub`; False for anything malformed."""
-    from common.p256_joint import verify
-
+    if NATIVE:
+        from common.p256_c import verify
+    else:
+        from common.p256_joint import verify
     try:
         return verify(pub, digest, sig)
     except (TypeError, ValueError):
@@ -102,6 +108,8 @@ def verify(pub, digest, sig):
 
 def ecdh(priv, peer_pub):
     """The 32-byte shared X coordinate (SEC 1 3.3.1); ValueError for a bad key or peer point."""
-    from common.p256_mul import ecdh
-
+    if NATIVE:
+        from common.p256_c import ecdh
+    else:
+        from common.p256_mul import ecdh
     return ecdh(priv, peer_pub)

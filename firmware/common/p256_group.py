@@ -4,6 +4,7 @@ The arithmetic under common.p256 (see there for the API and for what is and is n
 Points are Jacobian (X:Y:Z) = affine (X/Z^2, Y/Z^3), Z = 0 the point at infinity.
 """
 # ruff: noqa: N803, N806 -- Jacobian X, Y, Z keep the capitals of the formulas they transcribe
+import gc
 import os
 
 from micropython import const
@@ -16,6 +17,13 @@ GX = const(0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296)
 GY = const(0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
 
 COMB = []  # the fixed-base table, G's comb of 1 to 64 teeth (common.p256_comb), or empty
+NATIVE = []  # the C arithmetic, module p256_native (firmware/natmod), or empty: pure Python
+try:  # absent (CPython, a board without it) or built for another arch (ValueError): pure path
+    import p256_native
+
+    NATIVE.append(p256_native)
+except (ImportError, ValueError):
+    gc.collect()  # the failed lookup's path strings go now, before they fragment a small heap
 
 
 def random_below(m):

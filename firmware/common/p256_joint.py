@@ -80,16 +80,26 @@ def mul_joint(u1, u2, qx, qy):
     return X, Y, Z
 
 
-def verify(pub, digest, sig):
-    """p256.verify, which turns TypeError and ValueError (a bad key) into False."""
+def signature_parts(pub, digest, sig):
+    """(x, y, r, s) of a verification's key and signature, or None when the lengths are wrong
+    or r, s are outside 1..n-1 (SEC 1 4.1.4 step 1); ValueError unless the key is a point."""
     if len(sig) != 64 or len(digest) != 32:
-        return False
-    qx, qy = decode_point(pub)
-    n = N
+        return None
+    x, y = decode_point(pub)
     r = int.from_bytes(sig[:32], "big")
     s = int.from_bytes(sig[32:64], "big")
-    if not (0 < r < n and 0 < s < n):  # SEC 1 4.1.4 step 1
+    if 0 < r < N and 0 < s < N:
+        return x, y, r, s
+    return None
+
+
+def verify(pub, digest, sig):
+    """p256.verify, which turns TypeError and ValueError (a bad key) into False."""
+    parts = signature_parts(pub, digest, sig)
+    if not parts:
         return False
+    qx, qy, r, s = parts
+    n = N
     w = pow(s, n - 2, n)
     x, _, z = mul_joint(int.from_bytes(digest, "big") * w % n, r * w % n, qx, qy)
     if not z:

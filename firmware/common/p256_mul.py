@@ -12,7 +12,17 @@ import os
 from micropython import const
 
 from common.hmac_sha256 import hmac_sha256
-from common.p256_group import COMB, GX, GY, N, P, add, affine_tables, decode_point, random_below
+from common.p256_group import (
+    COMB,
+    GX,
+    GY,
+    N,
+    P,
+    add,
+    affine_tables,
+    decode_point,
+    random_below,
+)
 
 _BITS = const(320)  # the blinded scalar k + r*n < 2^319 fits 320 bits: 64 windows of 5, 80 of 4
 
@@ -103,7 +113,7 @@ def mul_secret(k, tables):
     return X * zz % p, Y * zz % p * zi % p
 
 
-def _scalar(priv):
+def scalar(priv):
     """The private key as an integer; ValueError unless it is 32 bytes in 1..n-1."""
     if len(priv) != 32:
         raise ValueError("private key length")
@@ -122,17 +132,15 @@ def _base_tables():
 
 def public_key(priv):
     """p256.public_key."""
-    x, y = mul_secret(_scalar(priv), _base_tables())
+    x, y = mul_secret(scalar(priv), _base_tables())
     return b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
 
 
-def sign(priv, digest, extra):
-    """p256.sign with chosen additional data k' (RFC 6979 3.6); extra = b"" is plain RFC 6979."""
-    d = _scalar(priv)
-    if len(digest) != 32:
-        raise ValueError("digest length")
+def nonces(d, e, extra):
+    """RFC 6979 (3.2 steps b-h, additional data k' as in 3.6): the candidate nonces k in
+    1..n-1 for private key d and digest e (ints), each with its 32 bytes, in order; the signer
+    (here or common.p256_c) takes the first that gives r and s nonzero."""
     n = N
-    e = int.from_bytes(digest, "big")  # bits2int: qlen = hlen = 256, nothing to truncate
     # int2octets(x) || bits2octets(h1) || k'
     tail = d.to_bytes(32, "big") + (e % n).to_bytes(32, "big") + extra
     # RFC 6979 3.2 steps b-g
@@ -145,18 +153,29 @@ def sign(priv, digest, extra):
         v = hmac_sha256(key, v)  # step h.2: tlen = qlen, one block is enough
         k = int.from_bytes(v, "big")
         if 0 < k < n:
-            r = mul_secret(k, _base_tables())[0] % n
-            if r:
-                b = random_below(n)  # s = (k*b)^-1 * b*(e + r*d): the inverse never sees k
-                s = pow(k * b % n, n - 2, n) * ((e + r * d) * b % n) % n
-                if s:
-                    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+            yield k, v
         key = hmac_sha256(key, v + b"\x00")  # step h.3
         v = hmac_sha256(key, v)
 
 
+def sign(priv, digest, extra):
+    """p256.sign with chosen additional data k' (RFC 6979 3.6); extra = b"" is plain RFC 6979."""
+    d = scalar(priv)
+    if len(digest) != 32:
+        raise ValueError("digest length")
+    n = N
+    e = int.from_bytes(digest, "big")  # bits2int: qlen = hlen = 256, nothing to truncate
+    for k, _ in nonces(d, e, extra):
+        r = mul_secret(k, _base_tables())[0] % n
+        if r:
+            b = random_below(n)  # s = (k*b)^-1 * b*(e + r*d): the inverse never sees k
+            s = pow(k * b % n, n - 2, n) * ((e + r * d) * b % n) % n
+            if s:
+                return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
 def ecdh(priv, peer_pub):
     """p256.ecdh."""
-    d = _scalar(priv)
+    d = scalar(priv)
     x, y = decode_point(peer_pub)
     return mul_secret(d, affine_tables(((x, y, 1),), 8))[0].to_bytes(32, "big")  # 4-bit windows

@@ -120,17 +120,18 @@ def progress():
 
 
 def optional_figures() -> dict:
-    """The microcontroller build's figures, from the benches that measure them (branches
-    `qemu`: upurse.bench_qemu.measure, `natmod`: upurse.bench_natmod.measure) when present;
-    "not measured" otherwise."""
+    """The microcontroller build's figures, from the benches that measure them (branch
+    `qemu`: upurse.bench_qemu.measure; P-256 native and pure, public-key roll:
+    upurse.bench_p256.microcontroller) when present; "not measured" otherwise."""
     found = {}
-    for name in ("bench_qemu", "bench_natmod"):
+    for name, function in (("bench_qemu", "measure"), ("bench_p256", "microcontroller")):
         try:
-            module = __import__(f"upurse.{name}", fromlist=["measure"])
-        except ImportError:
+            module = __import__(f"upurse.{name}", fromlist=[function])
+            measure = getattr(module, function)
+        except (ImportError, AttributeError):
             found[name] = "not measured"
             continue
-        found[name] = module.measure()
+        found[name] = measure()
     return found
 
 

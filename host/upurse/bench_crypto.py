@@ -65,12 +65,13 @@ def measure(p256: dict | None) -> dict:
     the P-256 bench ran."""
     ssl = openssl_ms()
     ours = {i: {"cmac64": cmac_ms(i)} for i in INTERPRETERS}
-    for i in INTERPRETERS:
+    ours["micropython_native"] = {}  # unix MicroPython with the native P-256 module
+    for i in ours:
         ours[i].update((p256 or {}).get(i, {}).get("ms", {}))
     out = {}
     for op in OPS:
         row = {"openssl": round(ssl[op], 4)}
-        for i in INTERPRETERS:
+        for i in ours:
             if op in ours[i]:
                 row[i] = ours[i][op]
                 row[f"ratio_{i}"] = round(ours[i][op] / ssl[op], 1)

@@ -1,9 +1,12 @@
-"""P-256 figures on both interpreters: ms per sign, verify, ecdh, public_key, and heap.
+"""P-256 figures: ms per sign, verify, ecdh, public_key, allocations and heap, pure and native.
 
     python -m upurse.bench_p256 [--rounds 50]
+    python -m upurse.bench_p256 --qemu      # instructions on the QEMU board, pure and native
 
-`measure()` returns them as a dict (host/upurse/bench.py puts it into build/bench.json).
-Figures only: no test asserts on them.
+Pure Python on MicroPython and on CPython, and unix MicroPython with the x64 native module
+(firmware/natmod); upurse.bench_crypto sets them against OpenSSL. `measure()` returns them as
+a dict (host/upurse/bench.py puts it into build/bench.json). Figures only: no test asserts on
+them.
 """
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from upurse.build import ROOT, mpy_cross
+from upurse import natmod
+from upurse.build import BOARDS, ROOT, mpy_cross
 from upurse.interpreters import INTERPRETERS, command
 from upurse.port import FIRMWARE
 
@@ -30,9 +34,10 @@ def _run(interpreter: str, script: Path, *args: str, heap: str | None = None,
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
 
 
-def timings(interpreter: str, rounds: int = 50, teeth: int = 0, heap: str | None = None) -> dict:
+def timings(interpreter: str, rounds: int = 50, teeth: int = 0, heap: str | None = None,
+            path: tuple[Path, ...] = ()) -> dict:
     """One run of the firmware-side bench: ms and allocation figures per operation."""
-    proc = _run(interpreter, SCRIPT, str(rounds), str(teeth), heap=heap)
+    proc = _run(interpreter, SCRIPT, str(rounds), str(teeth), heap=heap, path=path)
     if proc.returncode:
         raise RuntimeError(f"{interpreter} bench failed:\n{proc.stdout}\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -61,22 +66,59 @@ def min_heap_kb(path: tuple[Path, ...] = (), lo: int = 8, hi: int = 256) -> int:
 
 def measure(rounds: int = 50) -> dict:
     out: dict = {interp: timings(interp, rounds) for interp in INTERPRETERS}
+    native = (natmod.build("x64").parent,)
+    out["micropython_native"] = timings("micropython", rounds, path=native)
     # a card's heap is small: the GC then runs every few dozen KB of the ~1 MB an ECDH allocates
     out["micropython_heap64k"] = timings("micropython", rounds, heap="64k")
     out["micropython_table64"] = timings("micropython", rounds, teeth=64)
     with tempfile.TemporaryDirectory() as tmp:
-        out["min_heap_kb"] = {"source": min_heap_kb(),
-                              "mpy": min_heap_kb((compile_p256(Path(tmp)),))}
+        mpy = compile_p256(Path(tmp))
+        out["min_heap_kb"] = {"source": min_heap_kb(), "mpy": min_heap_kb((mpy,)),
+                              "mpy_native": min_heap_kb((mpy, *native))}
+    return out
+
+
+def microcontroller(rounds: int = 2) -> dict:
+    """P-256 on the QEMU board (boards/qemu: a Cortex-M4, -icount: exact instruction counts),
+    pure Python and with the native module: instructions and bytes allocated per operation, and
+    the card CPU of a public-key roll + transfer, both cards (the goals' figures, flat)."""
+    from upurse import bench_qemu
+    from upurse.qemu import run_script
+
+    arch = natmod.board_arch(BOARDS / "qemu" / "board.py")
+    native = (natmod.build(arch).parent,)
+    out: dict = {"board": "qemu mps2-an386 (Cortex-M4), firmware frozen", "natmod_arch": arch}
+    for name, path in (("pure", ()), ("native", native)):
+        proc = run_script(SCRIPT, str(rounds), "0", path=path, icount=True)
+        if proc.returncode:
+            raise RuntimeError(f"QEMU P-256 bench ({name}): {proc.stdout[-500:]}")
+        f = json.loads(proc.stdout.strip().splitlines()[-1])
+        out[name] = {"native": f["native"],  # 1000 instructions a tick of time.ticks_us
+                     "instructions": {op: round(f["ms"][op] * 1e6) for op in OPS},
+                     "bytes_allocated_per_op": f["bytes_allocated_per_op"]}
+    with tempfile.TemporaryDirectory() as tmp:
+        rolls = {name: bench_qemu.commands(Path(tmp), "public-key", path=path)["roll_transfer"]
+                 for name, path in (("pure", ()), ("native", native))}
+    out["public_key_roll_transfer"] = rolls
+    out["public_key_roll_instructions"] = rolls["native"]["instructions"]
+    for op in ("sign", "verify", "ecdh"):
+        out[f"p256_{op}_instructions"] = out["native"]["instructions"][op]
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=50)
-    figures = measure(parser.parse_args().rounds)
-    for name in (*INTERPRETERS, "micropython_heap64k", "micropython_table64"):
+    parser.add_argument("--qemu", action="store_true", help="the QEMU board's figures only")
+    args = parser.parse_args()
+    if args.qemu:
+        print(json.dumps(microcontroller(), indent=2))
+        return
+    figures = measure(args.rounds)
+    for name in (*INTERPRETERS, "micropython_native", "micropython_heap64k",
+                 "micropython_table64"):
         f = figures[name]
-        ops = ", ".join(f"{op} {f['ms'][op]:.2f}" for op in OPS)
+        ops = ", ".join(f"{op} {f['ms'][op]:.3f}" for op in OPS)
         build = f"; table build {f['table_build_ms']:.1f} ms" if "table_build_ms" in f else ""
         print(f"{name:20} ms/op: {ops}{build}")
         if "bytes_allocated_per_op" in f:
@@ -88,7 +130,7 @@ def main() -> None:
                   f"{f['tracemalloc_peak_bytes'] // 1024} KB")
     heap = figures["min_heap_kb"]
     print(f"smallest micropython heap for sign+verify+2 ECDH: {heap['source']} KB importing "
-          f"source, {heap['mpy']} KB importing .mpy")
+          f"source, {heap['mpy']} KB importing .mpy, {heap['mpy_native']} KB .mpy + native")
 
 
 if __name__ == "__main__":

@@ -49,10 +49,11 @@ def _fresh(tmp: Path, kind: str, scheme: int = P.SCHEME_PKI) -> Path:
     return _personalize(folder, "pk_cards.py", str(scheme))
 
 
-def commands(tmp: Path, kind: str) -> dict:
-    """Instructions and flash work per command of one flow and the transfer after it."""
+def commands(tmp: Path, kind: str, path: tuple[Path, ...] = ()) -> dict:
+    """Instructions and flash work per command of one flow and the transfer after it
+    (`path`: more folders on the board's flash, e.g. the native P-256 module's)."""
     proc = run_script(SCRIPTS / "qemu_commands.py", str(_fresh(tmp, kind)), kind, icount=True,
-                      path=(MPY_TESTS,))
+                      path=(MPY_TESTS, *path))
     if proc.returncode:
         raise RuntimeError(f"QEMU bench {kind}: {proc.stdout[-500:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -142,12 +142,15 @@ def show(f: dict, console: Console | None = None) -> None:
     console.print(t)
 
     t = Table(title="Crypto against OpenSSL (ms per operation; ratio = ours / OpenSSL)")
-    for col in ("operation", "OpenSSL", "CPython", "ratio", "unix MicroPython", "ratio"):
+    for col in ("operation", "OpenSSL", "CPython", "ratio", "unix MicroPython", "ratio",
+                "+ native P-256", "ratio"):
         t.add_column(col, justify="right")
     for op, row in f["crypto_vs_openssl"].items():
         t.add_row(op, f"{row['openssl']:.3f}",
                   *(_ms(row.get(k, NOT_MEASURED)) for k in ("cpython", "ratio_cpython",
-                                                           "micropython", "ratio_micropython")))
+                                                           "micropython", "ratio_micropython",
+                                                           "micropython_native",
+                                                           "ratio_micropython_native")))
     console.print(t)
 
     t = Table(title="Goals (issue 10)")

@@ -1,9 +1,10 @@
 """Compile the firmware to .mpy with mpy-cross, one folder per role and board.
 
 `build/<role>/<board>/` holds what a board's flash needs: the role's package and the shared
-ones as .mpy, the board description `board.py`, and `main.py` (kept as source: MicroPython
-runs /main.py at boot). Compiled code loads without the compiler's heap peak, which is what
-lets a card run in a small heap.
+ones as .mpy, the native P-256 module for the board's arch (`p256_native.mpy`, upurse.natmod,
+when its compiler is installed), the board description `board.py`, and `main.py` (kept as
+source: MicroPython runs /main.py at boot). Compiled code loads without the compiler's heap
+peak, which is what lets a card run in a small heap.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from upurse import natmod
 from upurse.inline import inline
 from upurse.port import FIRMWARE
 
@@ -68,6 +70,9 @@ def _fill(out: Path, role: str, board: str) -> None:
     out.mkdir(parents=True)
     packages = tuple(p for p in ROLES[role] if (FIRMWARE / p).is_dir())
     compile_packages(out, packages)
+    arch = natmod.board_arch(BOARDS / board / "board.py")
+    if arch and natmod.available(arch):
+        shutil.copy(natmod.build(arch), out / f"{natmod.MODULE}.mpy")
     shutil.copy(BOARDS / board / "board.py", out / "board.py")
     shutil.copy(FIRMWARE / role / "main.py", out / "main.py")
 
@@ -76,7 +81,8 @@ def sources(role: str, board: str) -> list[Path]:
     """Every file a build of `role` for `board` is made from (and the tools that make it)."""
     here = Path(__file__).resolve().parent
     files = [BOARDS / board / "board.py", FIRMWARE / role / "main.py", here / "build.py",
-             here / "inline.py"]  # the build steps shape the output too
+             here / "inline.py", here / "natmod.py"]  # the build steps shape the output too
+    files += sorted(natmod.SOURCE.iterdir())
     for package in ROLES[role]:
         files += sorted((FIRMWARE / package).rglob("*.py"))
     return files
@@ -112,6 +118,11 @@ def main() -> None:
     for role in ROLES:
         for board in sorted(p.name for p in BOARDS.iterdir() if (p / "board.py").exists()):
             print(build(role, board))
+    for board in sorted(p.name for p in BOARDS.iterdir() if (p / "board.py").exists()):
+        arch = natmod.board_arch(BOARDS / board / "board.py")
+        if arch and not natmod.available(arch):
+            print(f"{board}: no {natmod.CROSS[arch]}gcc, so no {arch} {natmod.MODULE}.mpy: "
+                  "P-256 runs in pure Python there")
 
 
 if __name__ == "__main__":

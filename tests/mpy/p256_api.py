@@ -165,4 +165,4 @@ for msg in failures:
     print("FAIL", msg)
 if failures:
     sys.exit(1)
-print(f"OK p256 api {checks} checks")
+print(f"OK p256 api {checks} checks native={len(p256_group.NATIVE)}")

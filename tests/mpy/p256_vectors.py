@@ -10,7 +10,7 @@ import sys
 from binascii import hexlify, unhexlify
 from hashlib import sha256
 
-from common import p256
+from common import p256, p256_group
 
 failures = []
 counts = {"ecdsa": 0, "ecdh": 0, "rfc6979": 0}
@@ -78,4 +78,4 @@ for msg in failures:
 if failures:
     sys.exit(1)
 print(f"OK p256 vectors ecdsa={counts['ecdsa']} ecdh={counts['ecdh']} "
-      f"rfc6979={counts['rfc6979']}")
+      f"rfc6979={counts['rfc6979']} native={len(p256_group.NATIVE)}")

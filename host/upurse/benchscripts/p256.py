@@ -10,7 +10,7 @@ import json
 import sys
 import time
 
-from common import p256
+from common import p256, p256_group
 
 try:
     from micropython import mem_total
@@ -23,7 +23,7 @@ except ImportError:  # MicroPython
 
 rounds = int(sys.argv[1])
 teeth = int(sys.argv[2])
-out = {"rounds": rounds, "teeth": teeth}
+out = {"rounds": rounds, "teeth": teeth, "native": bool(p256_group.NATIVE)}
 if teeth:
     start = time.ticks_us()
     p256.enable_fixed_base_table(teeth)
