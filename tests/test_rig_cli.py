@@ -56,6 +56,9 @@ def test_rig_up_transfer_show_down(tmp_path: Path):
         assert all(p.startswith("/dev/pts/") for p in up["ports"].values())
         boards = children(pid)
         assert len(boards) == 3  # the daemon's three micropython boards
+        subprocess.run([sys.executable, "-m", "mpremote", "connect", up["ports"]["terminal"],
+                        "exec", "pass"], check=True, capture_output=True, timeout=60)
+        upurse(tmp_path, "rig", "reboot", "terminal", *d)  # at the REPL: main.py again
         r = json.loads(upurse(tmp_path, "transfer", "b", "a", "100", "--json", *d).stdout)
         assert r["rig"] == "sim" and r["key_roll"] == "update-key"
         assert (r["payer_balance"], r["payee_balance"]) == (400, 1100)

@@ -636,6 +636,9 @@ def build_parser() -> argparse.ArgumentParser:
     rigmode.add_options(p)
     p.set_defaults(func=cmd_demo)
     rigmode.add_commands(sub, common)
+    from upurse.doctor import add_command as add_doctor
+
+    add_doctor(sub, common)  # `upurse doctor`
     return parser
 
 

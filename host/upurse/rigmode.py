@@ -114,7 +114,7 @@ def _open_terminal(port: str | None) -> Terminal:
         raise RigError("--rig serial needs --terminal-port PORT (the terminal board's serial)")
     try:
         terminal = Terminal(port)
-    except serial.SerialException as e:
+    except (serial.SerialException, ValueError) as e:
         raise RigError(f"cannot open the terminal port {port}: {e}") from None
     return terminal
 
@@ -333,8 +333,8 @@ class WiredCard(SerialDevice):
 
         self._frame, self._unframe, self._cmd, self._rsp = frame, unframe, COMMAND, RESPONSE
         try:
-            self.serial = serial.Serial(port, 115200, timeout=timeout)
-        except serial.SerialException as e:
+            self.serial = serial.serial_for_url(port, 115200, timeout=timeout)
+        except (serial.SerialException, ValueError) as e:
             raise RigError(f"cannot open the card port {port}: {e}") from None
         self.serial.reset_input_buffer()
 
@@ -349,7 +349,26 @@ class WiredCard(SerialDevice):
                 return resp
 
 
-# -- `upurse rig up | down | status | put | pull` -----------------------------------------------
+# -- `upurse rig up | down | status | put | pull | reboot` --------------------------------------
+
+
+def reboot(args) -> tuple[dict, list[str]]:
+    """Soft-reset a board: one of the running rig's boards by name, else a port or URL."""
+    from upurse.console import ConsoleError, soft_reset
+
+    state = control.running(args.dir)
+    ports = {k: v for k, v in (state or {}).get("ports", {}).items()
+             if not k.startswith("pn532")}
+    port = ports.get(args.board, args.board)
+    if port == args.board and "/" not in port and ":" not in port:
+        known = ", ".join(ports) or "none: no rig running (`upurse rig up`)"
+        raise RigError(f"no board {args.board!r}: name a port or a rig board ({known})")
+    try:
+        soft_reset(port)
+    except ConsoleError as e:
+        raise RigError(str(e)) from None
+    return {"board": args.board, "port": port}, [f"board {args.board} ({port}) soft-reset: "
+                                                   "it runs main.py again"]
 
 
 def cmd_rig(action: str):
@@ -379,6 +398,8 @@ def cmd_rig(action: str):
                 pulled = control.call(state, "pull", reader=args.reader)["pulled"]
                 text = [f"took {', '.join(pulled) or 'nothing'} off reader {args.reader}"]
             data = control.call(state, "info")["placement"]
+        elif action == "reboot":
+            data, text = reboot(args)
         elif action == "down":
             stopped = control.down(root)
             data = {"stopped": stopped}
@@ -405,12 +426,17 @@ def add_commands(sub, common) -> None:
     for action, text in (("up", "start the emulated rig in the background, print its ports"),
                          ("down", "stop it"), ("status", "ports and which card is where"),
                          ("put", "put a card on a reader (swapping cards as needed)"),
-                         ("pull", "take the card off a reader, as a person would")):
+                         ("pull", "take the card off a reader, as a person would"),
+                         ("reboot", "soft-reset a board (a rig board's name, a port or a "
+                                    "pyserial URL) so it runs main.py again")):
         p = actions.add_parser(action, parents=[common], help=text)
         if action == "put":
             p.add_argument("name")
         if action in ("put", "pull"):
             p.add_argument("reader", choices=("A", "B"))
+        if action == "reboot":
+            p.add_argument("board", help="terminal, card-1, card-2 (the running rig's boards), "
+                                         "or a port: /dev/ttyACM0, rfc2217://host:port")
         if action == "up":
             p.add_argument("--pcap", type=Path, metavar="FILE",
                            help="record the air to FILE (pcapng) as it happens, until rig down")

@@ -1,5 +1,6 @@
 """The host's side of the terminal board's JSON-lines service (firmware/terminal/service.py),
-over its USB serial port: a real board's /dev/ttyUSB0 or an emulated board's pty.
+over its USB serial port: a real board's /dev/ttyUSB0, an emulated board's pty, or a pyserial
+URL such as rfc2217://host:port (ser2net, a labgrid exporter).
 
     with Terminal("/dev/ttyACM0") as t:
         t.request("status")["readers"]
@@ -52,7 +53,7 @@ class Terminal(SerialDevice):
     def __init__(self, port: str, timeout: float = 30.0, baud: int = 115200) -> None:
         self.port = port
         self.timeout = timeout
-        self.serial = serial.Serial(port, baud, timeout=0.1)
+        self.serial = serial.serial_for_url(port, baud, timeout=0.1)  # device or URL
         self.serial.reset_input_buffer()
         self._ids = itertools.count(int(time.time() * 1000) % 1_000_000)
         self.skipped: list[str] = []  # non-reply lines seen (logs), newest last
