@@ -16,19 +16,26 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # which pip builds with swig against libpcsclite-dev (so these come before pip); the ARM
 # toolchain and QEMU build and run the QEMU board (boards/qemu, docs/boards.md); gcc (x86-64)
 # and the ARM toolchain build the native P-256 module (make natmod); softhsm2 is the PKCS#11
-# token of the issuer key-store tests
-APT_PACKAGES := libnfc-bin tshark pcscd vsmartcard-vpcd libpcsclite-dev swig opensc pcsc-tools \
+# token of the issuer key-store tests; ser2net exports
+# board consoles over RFC 2217 (farms: docs/boards.md)
+APT_PACKAGES := ser2net libnfc-bin tshark pcscd vsmartcard-vpcd libpcsclite-dev swig opensc pcsc-tools \
 	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc softhsm2
-APT_COMMANDS := nfc-list tshark pcscd vpcd-config swig opensc-tool pcsc_scan scriptor \
+APT_COMMANDS := ser2net nfc-list tshark pcscd vpcd-config swig opensc-tool pcsc_scan scriptor \
 	arm-none-eabi-gcc qemu-system-arm x86_64-linux-gnu-gcc softhsm2-util
 APT_FILES := /usr/include/PCSC/winscard.h /usr/lib/arm-none-eabi/include/stdlib.h
 # `make firmware-image` builds boards/qemu unless BOARD= is given on the command line
 IMAGE_BOARD := $(if $(filter command line,$(origin BOARD)),$(BOARD),qemu)
 
 .PHONY: all demo test bench fuzz lint firmware firmware-image mpy-tree natmod flash-card \
-	flash-terminal hil clean deps apt
+	flash-terminal hil hil-labgrid clean deps apt labgrid
 
 all: test
+
+# labgrid (HIL farms) in a venv of its own: it installs a fork of pyserial. Its .pth makes
+# upurse and the test packages of .venv visible behind labgrid's own packages.
+LG_VENV := build/labgrid-venv
+LG_STAMP := $(LG_VENV)/.installed
+PURELIB = $(1)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))'
 
 $(STAMP): pyproject.toml | apt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,10 +52,19 @@ apt:
 
 deps: $(STAMP)
 
+$(LG_STAMP): $(STAMP)
+	@test -x $(LG_VENV)/bin/python || $(PY) -m venv $(LG_VENV)
+	$(LG_VENV)/bin/pip install -q labgrid
+	echo "import site; site.addsitedir('$$($(call PURELIB,$(VENV)))')" \
+	  > "$$($(call PURELIB,$(LG_VENV)))/upurse-venv.pth"
+	@touch $@
+
+labgrid: $(LG_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/upurse demo
 
-test: deps natmod
+test: deps natmod $(LG_STAMP)
 	$(BIN)/python -m upurse.mpbuild image --board qemu >/dev/null
 	$(BIN)/python -m pytest -q -n $(JOBS) tests
 
@@ -89,6 +105,13 @@ hil: deps
 	@test -n "$(TERMINAL_PORT)" || { echo "usage: make hil TERMINAL_PORT=... CARD_PORTS=a,b"; exit 2; }
 	$(BIN)/python -m pytest -q -rs tests/test_hil.py --rig serial \
 	  --terminal-port $(TERMINAL_PORT) --card-ports "$(CARD_PORTS)"
+
+# The same suite on a labgrid place (farm/env.yaml, acquired; LG_COORDINATOR names the
+# coordinator): the terminal's console is the place's NetworkSerialPort `terminal`.
+hil-labgrid: $(LG_STAMP)
+	@test -n "$(LG_ENV)" || { echo "usage: make hil-labgrid LG_ENV=farm/env.yaml"; exit 2; }
+	$(LG_VENV)/bin/python -m pytest -q -rs tests/test_hil.py --lg-env $(LG_ENV) \
+	  $(if $(CARD_PORTS),--card-ports "$(CARD_PORTS)")
 
 clean:
 	rm -rf build .pytest_cache

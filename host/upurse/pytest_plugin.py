@@ -3,6 +3,10 @@
     pytest tests/test_hil.py                         # --rig sim: field simulator + 3 boards
     pytest tests/test_hil.py --rig serial --terminal-port /dev/ttyACM0 \\
         --card-ports /dev/ttyUSB0,/dev/ttyUSB1       # real boards (`make hil`)
+    pytest tests/test_hil.py --lg-env env.yaml       # a labgrid place (docs/boards.md)
+
+A port is a device or a pyserial URL (rfc2217://host:port from ser2net). With labgrid's plugin
+and `--lg-env`, the terminal's console is the place's NetworkSerialPort named `terminal`.
 
 Fixtures (session-wide, one rig per xdist worker):
 - `rig`: a `Rig`: `.mode`, `.terminal` (upurse.terminal.Terminal), `.sim` (the SimRig, None on
@@ -45,15 +49,20 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "boards)")
 
 
+def _labgrid(config: pytest.Config) -> bool:
+    """--lg-env given (labgrid's pytest plugin): the boards are on a labgrid place."""
+    return bool(getattr(config.option, "lg_env", None))
+
+
 def _ports(config: pytest.Config) -> tuple[str | None, list[str]]:
     cards = config.getoption("--card-ports") or ""
     return config.getoption("--terminal-port"), [p for p in cards.split(",") if p]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    serial = config.getoption("--rig") == "serial"
+    serial = config.getoption("--rig") == "serial" or _labgrid(config)
     terminal_port, card_ports = _ports(config)
-    physical = serial and terminal_port and card_ports
+    physical = serial and (terminal_port or _labgrid(config)) and card_ports
     for item in items:
         if "hil" in item.keywords and not physical:
             item.add_marker(pytest.mark.skip(reason=HIL_REASON))
@@ -98,8 +107,12 @@ def rig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     from upurse.terminal import Terminal
 
     config = request.config
-    if config.getoption("--rig") == "serial":
+    if config.getoption("--rig") == "serial" or _labgrid(config):
         terminal_port, card_ports = _ports(config)
+        if _labgrid(config):
+            from upurse.farm import labgrid_url
+
+            terminal_port = labgrid_url(request.getfixturevalue("target"), "terminal")
         if not terminal_port:
             pytest.skip("--rig serial needs --terminal-port PORT")
         terminal = Terminal(terminal_port)
