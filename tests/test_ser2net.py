@@ -22,7 +22,7 @@ def test_hil_suite_passes_through_ser2net(tmp_path: Path):
             Ser2net({"terminal": sim.ports()["terminal"]}, tmp_path) as exported:
         url = exported.urls["terminal"]
         with Terminal(url) as terminal:  # a request and its reply cross TCP and RFC 2217
-            assert terminal.wait_ready()["role"] == "terminal"
+            assert terminal.wait_ready(timeout=30)["role"] == "terminal"  # boots under load
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
              "tests/test_hil.py", "--rig", "serial", "--terminal-port", url, "--card-ports",
