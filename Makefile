@@ -10,18 +10,19 @@ JOBS ?= 2
 BOARD ?= unix
 PORT ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests use: libnfc's nfc-list checks the simulated PN532 field; tshark
+# Debian packages the tests use: libnfc's nfc-list, nfc-poll and nfc-anticol check the
+# simulated PN532 field; tshark
 # decodes the rig's pcapng captures; pcscd with vsmartcard's virtual reader serves emulated
 # cards over PC/SC to opensc-tool (opensc), pcsc_scan and scriptor (pcsc-tools) and pyscard,
 # which pip builds with swig against libpcsclite-dev (so these come before pip); the ARM
 # toolchain and QEMU build and run the QEMU board (boards/qemu, docs/boards.md); gcc (x86-64)
 # and the ARM toolchain build the native P-256 module (make natmod); softhsm2 is the PKCS#11
-# token of the issuer key-store tests; ser2net exports
-# board consoles over RFC 2217 (farms: docs/boards.md)
-APT_PACKAGES := ser2net libnfc-bin tshark pcscd vsmartcard-vpcd libpcsclite-dev swig opensc pcsc-tools \
-	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc softhsm2
-APT_COMMANDS := ser2net nfc-list tshark pcscd vpcd-config swig opensc-tool pcsc_scan scriptor \
-	arm-none-eabi-gcc qemu-system-arm x86_64-linux-gnu-gcc softhsm2-util
+# token of the issuer key-store tests; ser2net exports board consoles over RFC 2217 (farms:
+# docs/boards.md); libnfc-examples' nfc-poll and nfc-anticol drive the simulated PN532
+APT_PACKAGES := ser2net libnfc-bin libnfc-examples tshark pcscd vsmartcard-vpcd libpcsclite-dev \
+	swig opensc pcsc-tools gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc softhsm2
+APT_COMMANDS := ser2net nfc-list nfc-poll nfc-anticol tshark pcscd vpcd-config swig opensc-tool \
+	pcsc_scan scriptor arm-none-eabi-gcc qemu-system-arm x86_64-linux-gnu-gcc softhsm2-util
 APT_FILES := /usr/include/PCSC/winscard.h /usr/lib/arm-none-eabi/include/stdlib.h
 # `make firmware-image` builds boards/qemu unless BOARD= is given on the command line
 IMAGE_BOARD := $(if $(filter command line,$(origin BOARD)),$(BOARD),qemu)

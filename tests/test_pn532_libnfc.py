@@ -1,12 +1,15 @@
-"""libnfc's own PN532 driver against the simulated field: `nfc-list` (Debian libnfc-bin) opens
-an emulated reader PN532 over its pty (connection string pn532_uart:/dev/pts/N) and lists the
-card a MicroPython card board emulates in its field. An independent host stack agreeing with
+"""libnfc's own PN532 driver against the simulated field: `nfc-list` (Debian libnfc-bin),
+`nfc-poll` and `nfc-anticol` (libnfc-examples) open an emulated reader PN532 over its pty
+(connection string pn532_uart:/dev/pts/N) and find the card a MicroPython card board
+emulates in its field. An independent host stack agreeing with
 the simulator byte for byte is the check that the simulator is a PN532 and not our echo."""
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import threading
+from contextlib import contextmanager
 
 from conftest import MPY_TESTS
 
@@ -14,12 +17,64 @@ from upurse.rig import Field
 from upurse.rig.board import spawn
 
 NFC_LIST = shutil.which("nfc-list") or "/usr/bin/nfc-list"  # Makefile: apt-get install libnfc-bin
+NFC_POLL = shutil.which("nfc-poll") or "/usr/bin/nfc-poll"  # ... and libnfc-examples
+NFC_ANTICOL = shutil.which("nfc-anticol") or "/usr/bin/nfc-anticol"
+ATS_LINE = "ATS: 75  33  92  03"
+
+
+def libnfc(tool: str, path: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LIBNFC_DEFAULT_DEVICE=f"pn532_uart:{path}",
+               LIBNFC_AUTO_SCAN="false", LIBNFC_INTRUSIVE_SCAN="false", LIBNFC_LOG_LEVEL="1")
+    return subprocess.run([tool, *args], env=env, capture_output=True, text=True, timeout=30)
 
 
 def nfc_list(path: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, LIBNFC_DEFAULT_DEVICE=f"pn532_uart:{path}",
-               LIBNFC_AUTO_SCAN="false", LIBNFC_INTRUSIVE_SCAN="false", LIBNFC_LOG_LEVEL="1")
-    return subprocess.run([NFC_LIST], env=env, capture_output=True, text=True, timeout=30)
+    return libnfc(NFC_LIST, path)
+
+
+@contextmanager
+def card_board(uid3: str = "random"):
+    """A reader "A" with a MicroPython card board armed in its field: (field, reader pty)."""
+    with Field() as field:
+        a = field.add_reader("A")
+        c = field.add_card("card-a")
+        field.place("card-a", "A")
+        card = spawn("micropython", MPY_TESTS / "pn532_card.py", c, uid3, "20",
+                     heap="64k", path=(MPY_TESTS,))
+        try:
+            assert field.wait(lambda: field.chip("card-a").can_activate(), 10)
+            yield field, a
+        finally:
+            card.terminate()
+            card.communicate(timeout=10)
+
+
+def test_nfc_list_one_card_one_target():
+    """The card board re-arms with a fresh random UID at once after each deselect; while it
+    stays in the field it keeps the UID the reader saw, so libnfc lists it once, not 16x."""
+    with card_board() as (field, a):
+        listed = nfc_list(a)
+        reader = field.chip("A")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "1 ISO14443A passive target(s) found:" in listed.stdout, listed.stdout
+    assert ATS_LINE in listed.stdout
+    assert sum(d[0] == 0x4A for d in reader.received) >= 2  # libnfc did look again
+
+
+def test_nfc_poll_finds_card_until_removed():
+    """nfc-poll: InAutoPoll lists the card with its ATS, then libnfc pings it (an R(NAK) over
+    InCommunicateThru, answered R(ACK)) until the card leaves the field."""
+    with card_board() as (field, a):
+        threading.Timer(0.5, field.remove, ("card-a",)).start()
+        polled = libnfc(NFC_POLL, a)
+        reader = field.chip("A")
+    assert polled.returncode == 0, polled.stdout + polled.stderr
+    out = polled.stdout
+    assert "ISO/IEC 14443A (106 kbps) target:" in out and ATS_LINE in out
+    assert "SAK (SEL_RES): 20" in out
+    assert "Waiting for card removing...done." in out
+    polls = [d for d in reader.received if d[0] == 0x60]
+    assert polls and polls[0][3:5] == b"\x20\x10"  # ISO 14443-4A first: the ATS is wanted
 
 
 def test_nfc_list_sees_micropython_card():

@@ -239,3 +239,29 @@ def test_trace_hook_cuts_after_nth_apdu(field):
     assert time.monotonic() - started < 1
     assert field.apdus("rsp") == [b"\x90\x00"]
     h.close()
+
+
+def test_auto_poll_lists_waits_and_aborts(field):
+    field.add_reader("A")
+    field.add_stub_card("card", b"\x12\x34\x56")
+    field.start()
+    (h,) = hosts(field, "A")
+    h.begin()
+    assert h.call("60 01 01") == ERROR  # no target type
+    started = time.monotonic()
+    assert h.call("60 01 01 20 10") == rsp("61 00")  # empty field: 1 x 150 ms per type
+    assert time.monotonic() - started >= 0.3
+    h.send("60 ff 01 20")  # PollNr FFh: polls until a card comes or the host aborts
+    h.silent(0.2)
+    h.port.write(ACK)
+    h.silent(0.2)
+    h.send("60 02 02 10 20")
+    field.place("card", "A")  # Mifare type first: listed without RATS, so no ATS
+    assert h.frame() == rsp("61 01 10 09 01 00 04 20 04 08 12 34 56")
+    assert h.call("40 01 00 a4") == rsp("41 01")  # no ISO-DEP without RATS
+    assert h.call("00 06 00") == rsp("01 00")  # Diagnose card presence: there
+    assert h.call("60 01 01 20") == rsp("61 01 20 0e 01 00 04 20 04 08 12 34 56 05 75 33 92 03")
+    assert h.call("40 01 00 a4") == rsp("41 00 90 00")
+    field.remove("card")
+    assert h.call("00 06 00") == rsp("01 01")  # gone
+    h.close()

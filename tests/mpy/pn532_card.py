@@ -2,11 +2,14 @@
 
     micropython pn532_card.py PTY|cmsdk:N UID3_HEX SECONDS [CHUNK]
 
+UID3_HEX "random" arms with fresh random UID bytes each time, as the card firmware does.
+
 Answers each command APDU: INS B0 -> P1P2 bytes counting up + 9000 (a long response),
 INS EE -> 9000 and exit, anything else -> the APDU echoed + 9000. Re-arms after every
 release. Prints one line per event (ARMED, ACTIVATED rats, APDU n, RELEASED) and ends with
 `OK card served N apdus in A activations` when the reader says EE or SECONDS run out.
 """
+import os
 import sys
 from binascii import hexlify, unhexlify
 from time import ticks_diff, ticks_ms
@@ -30,7 +33,7 @@ def answer(apdu):
 
 
 def main():
-    path, uid3, seconds = sys.argv[1], unhexlify(sys.argv[2]), int(sys.argv[3])
+    path, uid3, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     nfc = Pn532(link(path))
     if len(sys.argv) > 4:
         nfc.chunk = int(sys.argv[4])
@@ -40,7 +43,8 @@ def main():
     served = activations = 0
     while ticks_diff(ticks_ms(), start) < seconds * 1000:
         say("ARMED")
-        if not nfc.init_as_target(uid3, 500):
+        uid = os.urandom(3) if uid3 == "random" else unhexlify(uid3)
+        if not nfc.init_as_target(uid, 500):
             continue
         activations += 1
         say("ACTIVATED", hexlify(nfc.initiator_command).decode())

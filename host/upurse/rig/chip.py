@@ -82,6 +82,9 @@ PARAM_PICC = 0x20  # fISO14443-4_PICC: the chip runs the ISO-DEP card side itsel
 ATS_PREFIX = bytes([0x75, 0x33, 0x92, 0x03])  # T0 TA TB TC of the ATS a PN532 PICC sends
 RATS = bytes([0xE0, 0x80])  # the reader PN532's RATS: FSDI 8 (256 bytes), CID 0
 TRY_SECONDS = 0.002  # one passive activation attempt without a card
+POLL_PERIOD = 0.150  # InAutoPoll's Period unit (§7.3.13)
+POLL_MIFARE, POLL_ISO_DEP_A = 0x10, 0x20  # InAutoPoll types: 106 kbps type A without, with RATS
+POLL_106A = {0x00, POLL_MIFARE, POLL_ISO_DEP_A, 0x40}  # types a 106 kbps type A card answers
 SAM_FREE = {
     Cmd.DIAGNOSE, Cmd.GET_FIRMWARE_VERSION, Cmd.GET_GENERAL_STATUS, Cmd.READ_REGISTER,
     Cmd.WRITE_REGISTER, Cmd.READ_GPIO, Cmd.WRITE_GPIO, Cmd.SET_SERIAL_BAUD_RATE,
@@ -107,6 +110,7 @@ class Card(Protocol):
     def rf_activate(self, reader: Reader, rats: bool) -> None: ...
     def rf_receive(self, reader: Reader, capdu: bytes) -> None: ...
     def rf_release(self) -> None: ...
+    def rf_leave(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -156,10 +160,12 @@ class SimPn532:
         self.rf_on = False
         self.passive_retries = 0xFF
         self.listing: tuple[int, bytes] = (0, b"")  # BrTy and InitiatorData being polled
+        self.poll_types = b""  # InAutoPoll's target types, while it polls
         # reader side
         self.target: Card | None = None
         self.target_info: Activation | None = None
         self.target_state = ""  # "active", "deselected", "gone"
+        self.target_rats = False  # the target was sent RATS: ISO-DEP runs over it
         self.chain_in = bytearray()  # command APDU chained by the host (MI in Tg)
         self.chain_out = b""  # rest of a response APDU longer than the buffer
         self.waiting_for: Card | None = None  # card that owes us a response APDU
@@ -172,6 +178,7 @@ class SimPn532:
         self.tg_rest = b""  # rest of a command APDU longer than the buffer
         self.tg_out = bytearray()  # response APDU chained by TgSetMetaData
         self.tg_owes = False  # a command APDU was handed to the host, its response is due
+        self.kept_uid = b""  # the UID this card showed a reader, kept while in its field
 
     # -- host link ---------------------------------------------------------------------------
 
@@ -243,6 +250,11 @@ class SimPn532:
     def do_diagnose(self, p: bytes) -> None:
         if p[0] == 0x00:  # communication line test: echo NumTst and InParam
             return self.respond(Cmd.DIAGNOSE, p)
+        if p[0] == 0x06:  # card presence: is the activated target still there?
+            if self.target is None:
+                return self.respond(Cmd.DIAGNOSE, bytes([Status.NOT_ACCEPTABLE]))
+            gone = self.target_state == "gone"
+            return self.respond(Cmd.DIAGNOSE, bytes([Status.TIMEOUT if gone else Status.OK]))
         self.respond(Cmd.DIAGNOSE, b"\x00")
 
     def do_get_firmware_version(self, p: bytes) -> None:
@@ -312,6 +324,7 @@ class SimPn532:
     def drop_target(self) -> None:
         card, state = self.target, self.target_state
         self.target, self.target_info, self.target_state = None, None, ""
+        self.target_rats = False
         self.chain_in.clear()
         self.chain_out = b""
         self.waiting_for = None
@@ -338,23 +351,48 @@ class SimPn532:
             self.respond(Cmd.IN_LIST_PASSIVE_TARGET, b"\x00")
 
     def try_activate(self) -> bool:
-        """Activate an armed card in our field for the pending InListPassiveTarget."""
-        brty, initiator = self.listing
-        if self.pending is not Cmd.IN_LIST_PASSIVE_TARGET or brty != 0:
-            return False
+        """Activate an armed card in our field for the pending InListPassiveTarget or
+        InAutoPoll."""
+        if self.pending is Cmd.IN_LIST_PASSIVE_TARGET:
+            brty, initiator = self.listing
+            found = self.find_card(initiator) if brty == 0 else None
+            if found is None:
+                return False
+            rats = bool(self.params & PARAM_AUTO_RATS)
+            self.activate(*found, rats)
+            data = b"\x01" + found[1].target_data(1, rats)
+            self.respond(Cmd.IN_LIST_PASSIVE_TARGET, data)
+            return True
+        if self.pending is Cmd.IN_AUTO_POLL:
+            found = self.find_card(b"")
+            if found is None:
+                return False
+            card, info = found
+            for kind in self.poll_types:
+                if kind in POLL_106A:
+                    rats = kind != POLL_MIFARE and bool(info.ats)
+                    reported = POLL_ISO_DEP_A if rats else POLL_MIFARE
+                    self.activate(card, info, rats)
+                    data = info.target_data(1, rats)
+                    self.respond(Cmd.IN_AUTO_POLL, bytes([1, reported, len(data)]) + data)
+                    return True
+        return False
+
+    def find_card(self, initiator: bytes) -> tuple[Card, Activation] | None:
         for card in self.field.cards_in(self):
             if not card.can_activate():
                 continue
             info = card.activation()
             if initiator and strip_cascade(initiator) != info.uid:
                 continue
-            rats = bool(self.params & PARAM_AUTO_RATS)
-            self.target, self.target_info, self.target_state = card, info, "active"
-            self.field.record(self.name, card.name, "activate", info.uid)
-            card.rf_activate(self, rats)
-            self.respond(Cmd.IN_LIST_PASSIVE_TARGET, b"\x01" + info.target_data(1, rats))
-            return True
-        return False
+            return card, info
+        return None
+
+    def activate(self, card: Card, info: Activation, rats: bool) -> None:
+        self.target, self.target_info, self.target_state = card, info, "active"
+        self.target_rats = rats and bool(info.ats)
+        self.field.record(self.name, card.name, "activate", info.uid)
+        card.rf_activate(self, rats)
 
     def rf_card_armed(self, card: Card) -> None:
         self.try_activate()
@@ -380,7 +418,7 @@ class SimPn532:
             card.rf_receive(self, capdu)
 
     def iso_dep(self) -> bool:
-        return bool(self.target_info and self.target_info.ats and self.params & PARAM_AUTO_RATS)
+        return self.target_rats
 
     def send_part(self, cmd: Cmd, data: bytes) -> None:
         """Answer with at most `buffer` bytes; MI in the status byte if more wait."""
@@ -428,8 +466,24 @@ class SimPn532:
         self.respond(Cmd.IN_COMMUNICATE_THRU, bytes([Status.TIMEOUT]))  # no raw targets here
 
     def do_in_auto_poll(self, p: bytes) -> None:
-        _ = p[2]  # PollNr, Period, Type1
-        self.respond(Cmd.IN_AUTO_POLL, b"\x00")
+        """Poll each type in turn (§7.3.13); with nobody there answer NbTg 0 after PollNr x
+        Period x 150 ms per type, or never when PollNr is FFh. An ACK aborts."""
+        poll_nr, period, types = p[0], p[1], bytes(p[2:])
+        if not poll_nr or not 1 <= period <= 15 or not 1 <= len(types) <= 15:
+            return self.syntax_error()
+        self.drop_target()
+        self.rf_on = True
+        self.pending = Cmd.IN_AUTO_POLL
+        self.poll_types = types
+        if self.try_activate():
+            return
+        if poll_nr != 0xFF:
+            seconds = poll_nr * period * POLL_PERIOD * len(types)
+            self.timer = self.field.call_later(seconds, self.poll_none)
+
+    def poll_none(self) -> None:
+        if self.pending is Cmd.IN_AUTO_POLL:
+            self.respond(Cmd.IN_AUTO_POLL, b"\x00")
 
     def do_in_jump_for_dep(self, p: bytes) -> None:
         _ = p[2]
@@ -474,11 +528,13 @@ class SimPn532:
         ats = b""
         if tg.picc and tg.sel_res & 0x20:  # the PN532 composes the ATS itself
             ats = bytes([5 + len(tg.historical)]) + ATS_PREFIX + tg.historical
-        return Activation(tg.sens_res[::-1], tg.sel_res, b"\x08" + tg.nfcid1t, ats)
+        uid = self.kept_uid or b"\x08" + tg.nfcid1t
+        return Activation(tg.sens_res[::-1], tg.sel_res, uid, ats)
 
     def rf_activate(self, reader: Reader, rats: bool) -> None:
         assert self.tg is not None
         self.asleep = False
+        self.kept_uid = self.activation().uid
         self.tg_reader, self.tg_state = reader, 1
         picc = self.tg.picc and rats
         # Mode: 106 kbps, ISO/IEC 14443-4 PICC (bit 3), type A framing; then the first command
@@ -499,6 +555,10 @@ class SimPn532:
         self.tg_rest, self.tg_out, self.tg_owes = b"", bytearray(), False
         if self.pending in (Cmd.TG_GET_DATA, Cmd.TG_SET_DATA):
             self.respond(self.pending, bytes([Status.RELEASED]))
+
+    def rf_leave(self) -> None:
+        """Carried out of the field: the card powers down, its next UID is a fresh one."""
+        self.kept_uid = b""
 
     def tg_not_active(self, cmd: Cmd) -> bool:
         if self.tg_reader is not None:

@@ -98,6 +98,9 @@ class StubCard:
     def rf_release(self) -> None:
         self.reader = None
 
+    def rf_leave(self) -> None:
+        pass  # a stub card's UID is fixed
+
 
 class Field:
     def __init__(self, buffer: int = 262,
@@ -190,6 +193,7 @@ class Field:
             target = self.cards[card]
             self.readers[reader].rf_card_lost(target)
             target.rf_release()
+            target.rf_leave()
 
     def where(self, card: str) -> str | None:
         with self._lock:
