@@ -50,8 +50,10 @@ def card_board(uid3: str = "random"):
 
 
 def test_nfc_list_one_card_one_target():
-    """The card board re-arms with a fresh random UID at once after each deselect; while it
-    stays in the field it keeps the UID the reader saw, so libnfc lists it once, not 16x."""
+    """The card board re-arms with a fresh random UID after each deselect. libnfc lists, then
+    deselects and lists again with 3 tries until it meets a target it saw: a re-armed card
+    PN532 answers the field only 20 ms after its TgInitAsTarget, as a real one on a 115200
+    baud link does not before either, so one card is one target (not 16 new random UIDs)."""
     with card_board() as (field, a):
         listed = nfc_list(a)
         reader = field.chip("A")
@@ -75,6 +77,27 @@ def test_nfc_poll_finds_card_until_removed():
     assert "Waiting for card removing...done." in out
     polls = [d for d in reader.received if d[0] == 0x60]
     assert polls and polls[0][3:5] == b"\x20\x10"  # ISO 14443-4A first: the ATS is wanted
+    pings = [d for d in reader.received if d[0] == 0x42]
+    assert len(pings) >= 3 and pings[0][1] & 0xE6 == 0xA2  # R-blocks, answered while there
+    assert [e.direction for e in field.trace][:1] == ["activate"]
+
+
+def test_nfc_anticol_runs_iso14443a_itself():
+    """nfc-anticol turns the chip's CRC off and sends REQA in 7 bits, ANTICOLLISION, SELECT,
+    RATS and HLTA through InCommunicateThru: the card board sees the RATS libnfc sent."""
+    with card_board("c0ffee") as (field, a):
+        run = libnfc(NFC_ANTICOL, a)
+        reader = field.chip("A")
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = [line.strip() for line in run.stdout.splitlines()]
+    assert "Received bits: 04  00" in lines  # ATQA
+    assert "Received bits: 08  c0  ff  ee  d9" in lines  # UID and BCC
+    assert "UID: 08c0ffee" in lines and "SAK: 20" in lines
+    assert "ATS: 05  75  33  92  03  ac  63" in lines  # with the card's CRC_A: CRC is off
+    assert bytes.fromhex("08 6302 00 6303 00") in reader.received  # TxCRCEn, RxCRCEn off
+    assert bytes.fromhex("08 633d 07") in reader.received  # 7 bits for REQA
+    first = field.trace[0]
+    assert (first.direction, first.data) == ("activate", bytes.fromhex("08c0ffee"))
 
 
 def test_nfc_list_sees_micropython_card():

@@ -26,6 +26,7 @@ from upurse.pcapng import (
     PcapngWriter,
 )
 from upurse.rig.chip import ATS_PREFIX, RATS
+from upurse.rig.picc import FS_TABLE, bcc, crc_a
 
 REQA = b"\x26"
 ATQA = b"\x04\x00"  # SENS_RES 0004h, least significant byte first on the air
@@ -33,27 +34,9 @@ ANTICOLLISION_CL1 = b"\x93\x20"
 SELECT_CL1 = b"\x93\x70"
 SAK_ISO_DEP = b"\x20"
 ATS = bytes([1 + len(ATS_PREFIX)]) + ATS_PREFIX  # what a PN532 card composes (no history)
-FS_TABLE = (16, 24, 32, 40, 48, 64, 96, 128, 256)  # FSCI/FSDI to bytes (ISO 14443-4 5.2.3)
 I_BLOCK, CHAINING, R_ACK, S_DESELECT = 0x02, 0x10, 0xA2, 0xC2
 FRAME_OVERHEAD = 3  # PCB and CRC_A around the information field
 STEP = 1e-6  # frames of one event are a microsecond apart, so they sort as sent
-
-
-def crc_a(data: bytes) -> bytes:
-    """ISO/IEC 14443-3 Annex B CRC_A (initial 6363h), least significant byte first."""
-    crc = 0x6363
-    for byte in data:
-        byte ^= crc & 0xFF
-        byte ^= (byte << 4) & 0xFF
-        crc = (crc >> 8) ^ (byte << 8) ^ (byte << 3) ^ (byte >> 4)
-    return bytes([crc & 0xFF, crc >> 8])
-
-
-def bcc(uid: bytes) -> int:
-    out = 0
-    for b in uid:
-        out ^= b
-    return out
 
 
 class _ReaderState:

@@ -21,6 +21,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
 from upurse.rig import hsu
+from upurse.rig.picc import PENDING, Bare, Picc, fwt_seconds, with_crc
 
 if TYPE_CHECKING:
     from upurse.rig.field import Field
@@ -82,6 +83,7 @@ PARAM_PICC = 0x20  # fISO14443-4_PICC: the chip runs the ISO-DEP card side itsel
 ATS_PREFIX = bytes([0x75, 0x33, 0x92, 0x03])  # T0 TA TB TC of the ATS a PN532 PICC sends
 RATS = bytes([0xE0, 0x80])  # the reader PN532's RATS: FSDI 8 (256 bytes), CID 0
 TRY_SECONDS = 0.002  # one passive activation attempt without a card
+ARM_SECONDS = 0.020  # TgInitAsTarget to the card answering a field (docs/rig.md: re-arming)
 POLL_PERIOD = 0.150  # InAutoPoll's Period unit (§7.3.13)
 POLL_MIFARE, POLL_ISO_DEP_A = 0x10, 0x20  # InAutoPoll types: 106 kbps type A without, with RATS
 POLL_106A = {0x00, POLL_MIFARE, POLL_ISO_DEP_A, 0x40}  # types a 106 kbps type A card answers
@@ -92,6 +94,8 @@ SAM_FREE = {
 }
 RF_ITEM_SIZES = {0x01: 1, 0x02: 3, 0x04: 1, 0x05: 3, 0x0A: 11, 0x0B: 8, 0x0C: 3, 0x0D: 9}
 REGISTER_DEFAULTS = {0x6302: 0x80, 0x6303: 0x80, 0x6305: 0x40, 0x633C: 0x10}
+TX_MODE, RX_MODE, BIT_FRAMING = 0x6302, 0x6303, 0x633D  # CIU registers InCommunicateThru uses
+CRC_EN = 0x80  # TxCRCEn / RxCRCEn in CIU_TxMode / CIU_RxMode
 
 
 class Reader(Protocol):
@@ -107,10 +111,9 @@ class Card(Protocol):
 
     def can_activate(self) -> bool: ...
     def activation(self) -> Activation: ...
-    def rf_activate(self, reader: Reader, rats: bool) -> None: ...
+    def rf_activate(self, reader: Reader, rats: bytes) -> None: ...
     def rf_receive(self, reader: Reader, capdu: bytes) -> None: ...
     def rf_release(self) -> None: ...
-    def rf_leave(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,8 @@ class SimPn532:
         self.chain_in = bytearray()  # command APDU chained by the host (MI in Tg)
         self.chain_out = b""  # rest of a response APDU longer than the buffer
         self.waiting_for: Card | None = None  # card that owes us a response APDU
+        self.piccs: dict[str, Picc] = {}  # cards in our field as raw frames see them
+        self.raw: Picc | None = None  # the card InCommunicateThru frames go to
         # card side
         self.tg: TargetConfig | None = None
         self.tg_reader: Reader | None = None  # reader that activated us
@@ -178,7 +183,7 @@ class SimPn532:
         self.tg_rest = b""  # rest of a command APDU longer than the buffer
         self.tg_out = bytearray()  # response APDU chained by TgSetMetaData
         self.tg_owes = False  # a command APDU was handed to the host, its response is due
-        self.kept_uid = b""  # the UID this card showed a reader, kept while in its field
+        self.tg_listening = False  # armed long enough to answer a reader's field
 
     # -- host link ---------------------------------------------------------------------------
 
@@ -312,6 +317,8 @@ class SimPn532:
             self.rf_on = bool(p[1] & 0x01)
             if not self.rf_on:
                 self.drop_target()
+                self.piccs.clear()
+                self.raw = None
         elif p[0] == 0x05:
             self.passive_retries = p[3]
         self.respond(Cmd.RF_CONFIGURATION)
@@ -330,7 +337,13 @@ class SimPn532:
         self.waiting_for = None
         if card is not None and state == "active":  # deselected or gone: released already
             self.field.record(self.name, card.name, "release", b"")
+            self.halt(card)
             card.rf_release()
+
+    def halt(self, card: Card) -> None:
+        picc = self.piccs.get(card.name)
+        if picc is not None:
+            picc.state = "halt"
 
     def do_in_list_passive_target(self, p: bytes) -> None:
         max_tg, brty, initiator = p[0], p[1], bytes(p[2:])
@@ -392,7 +405,11 @@ class SimPn532:
         self.target, self.target_info, self.target_state = card, info, "active"
         self.target_rats = rats and bool(info.ats)
         self.field.record(self.name, card.name, "activate", info.uid)
-        card.rf_activate(self, rats)
+        picc = self.raw = self.piccs[card.name] = Picc(self, card, info)
+        picc.state = "active"
+        if self.target_rats:
+            picc.protocol(RATS[1])
+        card.rf_activate(self, RATS if self.target_rats else b"")
 
     def rf_card_armed(self, card: Card) -> None:
         self.try_activate()
@@ -414,6 +431,9 @@ class SimPn532:
         self.pending = Cmd.IN_DATA_EXCHANGE
         self.waiting_for = card
         self.field.record(self.name, card.name, "cmd", capdu)
+        picc = self.piccs.get(card.name)
+        if picc is not None:
+            picc.bn ^= 1  # one I-block as far as the card's block number goes
         if self.target is card and self.target_state == "active":  # the trace hook may cut
             card.rf_receive(self, capdu)
 
@@ -434,6 +454,15 @@ class SimPn532:
             self.waiting_for = None
             self.field.record(self.name, card.name, "rsp", rapdu)
             self.send_part(Cmd.IN_DATA_EXCHANGE, rapdu)
+            return
+        picc = self.piccs.get(card.name)
+        if picc is None or not picc.waiting:
+            return
+        self.field.record(self.name, card.name, "rsp", rapdu)
+        if self.pending is Cmd.IN_COMMUNICATE_THRU and self.raw is picc:
+            self.thru_answer(picc.response(rapdu))
+        else:  # the host has not answered our S(WTX) yet: the response waits for it
+            picc.ready = rapdu
 
     def rf_card_lost(self, card: Card) -> None:
         """The card left the field: what is running fails as the RF timeout would."""
@@ -446,9 +475,19 @@ class SimPn532:
             self.waiting_for = None
             self.respond(Cmd.IN_DATA_EXCHANGE, bytes([Status.TIMEOUT]))
 
+    def rf_card_left(self, card: Card) -> None:
+        """Whatever the host was doing with the card, the card is not there any more."""
+        self.rf_card_lost(card)
+        picc = self.piccs.pop(card.name, None)
+        if picc is not None and picc is self.raw:
+            self.raw = None
+            if self.pending is Cmd.IN_COMMUNICATE_THRU:
+                self.respond(Cmd.IN_COMMUNICATE_THRU, bytes([Status.TIMEOUT]))
+
     def do_in_deselect(self, p: bytes) -> None:
         if self.target is not None and p[0] in (0, 1) and self.target_state == "active":
             self.field.record(self.name, self.target.name, "release", b"")
+            self.halt(self.target)
             self.target.rf_release()  # S(DESELECT)
             self.target_state = "deselected"
         self.respond(Cmd.IN_DESELECT, b"\x00")
@@ -463,7 +502,71 @@ class SimPn532:
         self.respond(Cmd.IN_SELECT, bytes([Status.OK if ok else Status.NOT_ACCEPTABLE]))
 
     def do_in_communicate_thru(self, p: bytes) -> None:
-        self.respond(Cmd.IN_COMMUNICATE_THRU, bytes([Status.TIMEOUT]))  # no raw targets here
+        """Send one frame as given (§7.3.9): 7 bits when CIU_BitFraming says so, a CRC_A
+        added when CIU_TxMode's TxCRCEn is set; the card's frame back, its CRC_A checked and
+        taken off when CIU_RxMode's RxCRCEn is set."""
+        if not p:
+            return self.syntax_error()
+        self.rf_on = True
+        data = bytes(p)
+        short = self.registers.get(BIT_FRAMING, 0) & 0x07 == 7 and len(data) == 1
+        if not short and self.registers.get(TX_MODE, 0) & CRC_EN:
+            data = with_crc(data)
+        self.pending = Cmd.IN_COMMUNICATE_THRU
+        if short:
+            for card in self.field.cards_in(self):
+                picc = self.piccs.get(card.name)
+                if picc is None or picc.state in ("idle", "halt"):
+                    if not card.can_activate():
+                        continue
+                    picc = self.piccs.setdefault(card.name, Picc(self, card, card.activation()))
+                    picc.info = card.activation()
+                answer = picc.frame(data, short)
+                if answer is not None:
+                    self.raw = picc
+                    return self.thru_answer(answer)
+            return self.thru_answer(None)
+        if self.raw is None:
+            return self.thru_answer(None)
+        self.thru_answer(self.raw.frame(data, short))
+
+    def thru_answer(self, answer) -> None:
+        if answer is PENDING:
+            picc = self.raw
+            assert picc is not None
+            fwt = fwt_seconds(picc.info.ats)
+            self.timer = self.field.call_later(fwt, lambda: self.thru_wtx(picc))
+            return
+        if answer is None:
+            return self.respond(Cmd.IN_COMMUNICATE_THRU, bytes([Status.TIMEOUT]))
+        if self.registers.get(RX_MODE, 0) & CRC_EN and not isinstance(answer, Bare):
+            answer = answer[:-2]
+        self.respond(Cmd.IN_COMMUNICATE_THRU, bytes([Status.OK]) + answer)
+
+    def thru_wtx(self, picc: Picc) -> None:
+        """The card's frame waiting time ran out: it asks for more time (S(WTX))."""
+        if self.pending is Cmd.IN_COMMUNICATE_THRU and self.raw is picc and picc.waiting:
+            self.timer = None
+            self.thru_answer(picc.wtx())
+
+    def picc_activated(self, picc: Picc, rats: bytes) -> None:
+        """The host sent RATS itself: the card is in ISO-DEP with this reader."""
+        self.target, self.target_info, self.target_state = picc.card, picc.info, "active"
+        self.target_rats = True
+        self.field.record(self.name, picc.card.name, "activate", picc.info.uid)
+        picc.card.rf_activate(self, rats)
+
+    def picc_command(self, picc: Picc, capdu: bytes) -> None:
+        self.field.record(self.name, picc.card.name, "cmd", capdu)
+        if self.piccs.get(picc.card.name) is picc:  # the trace hook may cut
+            picc.card.rf_receive(self, capdu)
+
+    def picc_released(self, picc: Picc) -> None:
+        """The host sent S(DESELECT)."""
+        self.field.record(self.name, picc.card.name, "release", b"")
+        if self.target is picc.card:
+            self.target_state = "deselected"
+        picc.card.rf_release()
 
     def do_in_auto_poll(self, p: bytes) -> None:
         """Poll each type in turn (§7.3.13); with nobody there answer NbTg 0 after PollNr x
@@ -517,10 +620,16 @@ class SimPn532:
         self.tg_rest, self.tg_out, self.tg_owes = b"", bytearray(), False
         self.pending = Cmd.TG_INIT_AS_TARGET
         self.asleep = True  # AN10449 fig. 16: the chip sleeps until an RF field wakes it
-        self.field.card_armed(self)
+        self.tg_listening = False
+        self.timer = self.field.call_later(ARM_SECONDS, self.listen)
+
+    def listen(self) -> None:
+        if self.pending is Cmd.TG_INIT_AS_TARGET:
+            self.tg_listening = True
+            self.field.card_armed(self)
 
     def can_activate(self) -> bool:
-        return self.pending is Cmd.TG_INIT_AS_TARGET and self.tg is not None
+        return self.pending is Cmd.TG_INIT_AS_TARGET and self.tg is not None and self.tg_listening
 
     def activation(self) -> Activation:
         tg = self.tg
@@ -528,17 +637,17 @@ class SimPn532:
         ats = b""
         if tg.picc and tg.sel_res & 0x20:  # the PN532 composes the ATS itself
             ats = bytes([5 + len(tg.historical)]) + ATS_PREFIX + tg.historical
-        uid = self.kept_uid or b"\x08" + tg.nfcid1t
-        return Activation(tg.sens_res[::-1], tg.sel_res, uid, ats)
+        return Activation(tg.sens_res[::-1], tg.sel_res, b"\x08" + tg.nfcid1t, ats)
 
-    def rf_activate(self, reader: Reader, rats: bool) -> None:
+    def rf_activate(self, reader: Reader, rats: bytes) -> None:
+        """Selected by a reader; `rats` is the RATS it sent, b"" when it sent none."""
         assert self.tg is not None
         self.asleep = False
-        self.kept_uid = self.activation().uid
         self.tg_reader, self.tg_state = reader, 1
-        picc = self.tg.picc and rats
+        if not rats:  # the chip reports a command only once one comes
+            return
         # Mode: 106 kbps, ISO/IEC 14443-4 PICC (bit 3), type A framing; then the first command
-        self.respond(Cmd.TG_INIT_AS_TARGET, bytes([0x08 if picc else 0x00]) + RATS)
+        self.respond(Cmd.TG_INIT_AS_TARGET, bytes([0x08 if self.tg.picc else 0x00]) + rats)
 
     def rf_receive(self, reader: Reader, capdu: bytes) -> None:
         if self.pending is Cmd.TG_GET_DATA and not self.tg_inbox:
@@ -555,10 +664,6 @@ class SimPn532:
         self.tg_rest, self.tg_out, self.tg_owes = b"", bytearray(), False
         if self.pending in (Cmd.TG_GET_DATA, Cmd.TG_SET_DATA):
             self.respond(self.pending, bytes([Status.RELEASED]))
-
-    def rf_leave(self) -> None:
-        """Carried out of the field: the card powers down, its next UID is a fresh one."""
-        self.kept_uid = b""
 
     def tg_not_active(self, cmd: Cmd) -> bool:
         if self.tg_reader is not None:

@@ -88,7 +88,7 @@ class StubCard:
     def activation(self) -> Activation:
         return Activation(b"\x00\x04", 0x20, b"\x08" + self.uid3, b"\x05" + ATS_PREFIX)
 
-    def rf_activate(self, reader: Reader, rats: bool) -> None:
+    def rf_activate(self, reader: Reader, rats: bytes) -> None:
         self.reader = reader
 
     def rf_receive(self, reader: Reader, capdu: bytes) -> None:
@@ -97,9 +97,6 @@ class StubCard:
 
     def rf_release(self) -> None:
         self.reader = None
-
-    def rf_leave(self) -> None:
-        pass  # a stub card's UID is fixed
 
 
 class Field:
@@ -191,9 +188,8 @@ class Field:
                 return
             self.record(reader, card, "remove", b"")
             target = self.cards[card]
-            self.readers[reader].rf_card_lost(target)
+            self.readers[reader].rf_card_left(target)
             target.rf_release()
-            target.rf_leave()
 
     def where(self, card: str) -> str | None:
         with self._lock:
