@@ -12,6 +12,7 @@ import threading
 from contextlib import contextmanager
 
 from conftest import MPY_TESTS
+from test_pn532_sim import Host, rsp
 
 from upurse.rig import Field
 from upurse.rig.board import spawn
@@ -22,10 +23,14 @@ NFC_ANTICOL = shutil.which("nfc-anticol") or "/usr/bin/nfc-anticol"
 ATS_LINE = "ATS: 75  33  92  03"
 
 
+def libnfc_env(path: str) -> dict[str, str]:
+    return dict(os.environ, LIBNFC_DEFAULT_DEVICE=f"pn532_uart:{path}",
+                LIBNFC_AUTO_SCAN="false", LIBNFC_INTRUSIVE_SCAN="false", LIBNFC_LOG_LEVEL="1")
+
+
 def libnfc(tool: str, path: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, LIBNFC_DEFAULT_DEVICE=f"pn532_uart:{path}",
-               LIBNFC_AUTO_SCAN="false", LIBNFC_INTRUSIVE_SCAN="false", LIBNFC_LOG_LEVEL="1")
-    return subprocess.run([tool, *args], env=env, capture_output=True, text=True, timeout=30)
+    return subprocess.run([tool, *args], env=libnfc_env(path), capture_output=True, text=True,
+                          timeout=30)
 
 
 def nfc_list(path: str) -> subprocess.CompletedProcess:
@@ -138,3 +143,30 @@ def test_nfc_list_empty_field():
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert "NFC device: user defined default device opened" in listed.stdout
     assert "target(s) found" not in listed.stdout
+
+
+def test_nfc_list_lists_a_host_emulated_card_with_its_ats():
+    """A card emulated by a host stack through TgInitAsTarget, answering RATS itself: libnfc's
+    reader waits for that ATS and lists the card with it."""
+    with Field() as field:
+        a = field.add_reader("A")
+        k = Host(field.add_card("card"))
+        field.place("card", "A")
+        k.begin()
+        assert k.call("12 00") == rsp("13")  # no fISO14443-4_PICC: the host answers RATS
+        k.send("8C 04 0400 abcdef 20" + "00" * 28 + "00 00")
+        assert field.wait(lambda: field.chip("card").can_activate(), 1)
+        listing = subprocess.Popen([NFC_LIST], env=libnfc_env(a), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        try:
+            assert k.frame() == rsp("8D 00 E0 80")  # libnfc's RATS (FSDI 8, CID 0)
+            assert k.call("90 06 75 77 81 02 80") == rsp("91 00")  # TgResponseToInitiator: ATS
+            assert k.call("88") == rsp("89 29")  # libnfc deselects: released
+            out = listing.communicate(timeout=30)[0]
+        finally:
+            listing.kill()
+            k.close()
+    assert listing.returncode == 0, out
+    assert "1 ISO14443A passive target(s) found:" in out, out
+    assert "UID (NFCID3): 08  ab  cd  ef" in out
+    assert "ATS: 75  77  81  02  80" in out

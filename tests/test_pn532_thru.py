@@ -206,3 +206,62 @@ def test_thru_with_no_card_times_out(field):
     assert time.monotonic() - started < 1
     h.port.write(ACK)
     h.close()
+
+
+def test_card_host_answers_rats_and_blocks(field):
+    """A card host running ISO-DEP itself (no fISO14443-4_PICC): the reader's RATS is the
+    first command TgInitAsTarget reports, the reader waits for the host's ATS, and I-blocks
+    with toggling block numbers go through TgGetInitiatorCommand / TgResponseToInitiator."""
+    field.add_reader("A")
+    field.add_card("card")
+    field.place("card", "A")
+    field.start()
+    r, k = hosts(field, "A", "card")
+    r.begin()
+    k.begin()
+    assert k.call("12 00") == rsp("13")  # the host answers RATS and runs ISO-DEP
+    assert k.call("88") == rsp("89 27")  # not activated yet
+    k.send("8C 04 0400 abcdef 20" + "00" * 28 + "00 00")
+    assert field.wait(lambda: field.chip("card").can_activate(), 1)
+    r.send("4A 01 00")
+    assert k.frame() == rsp("8D 00 E0 80")  # the reader's RATS, mode: not PICC
+    r.silent(0.1)  # the reader waits for the ATS
+    ats = "06 75 33 92 03 42"  # the host's own, one historical byte
+    assert k.call("90 " + ats) == rsp("91 00")
+    assert r.frame() == rsp("4B 01 01 00 04 20 04 08 ab cd ef " + ats)
+    r.send("40 01 00 a4 04 00")
+    assert k.call("88") == rsp("89 00 02 00 a4 04 00")  # an I-block, block number 0
+    assert k.call("90 f2 01") == rsp("91 00")  # S(WTX): the reader chip grants it
+    assert k.call("88") == rsp("89 00 f2 01")
+    assert k.call("90 12 61") == rsp("91 00")  # chained response part
+    assert k.call("88") == rsp("89 00 a3")  # R(ACK) for it
+    assert k.call("90 03 62 90 00") == rsp("91 00")
+    assert r.frame() == rsp("41 00 61 62 90 00")
+    r.send("40 01 00 b0 00 00")
+    assert k.call("88") == rsp("89 00 02 00 b0 00 00")
+    assert k.call("90 02 90 00") == rsp("91 00")
+    assert r.frame() == rsp("41 00 90 00")
+    assert r.call("44 00") == rsp("45 00")
+    assert k.call("88") == rsp("89 29")  # released
+    assert k.call("8E 90 00") == rsp("8F 29")
+    r.close()
+    k.close()
+
+
+def test_picc_card_reports_only_a_rats_that_came(field):
+    field.add_reader("A")
+    field.add_card("card")
+    field.place("card", "A")
+    field.start()
+    r, k = hosts(field, "A", "card")
+    r.begin()
+    k.begin()
+    assert k.call("12 30") == rsp("13")  # the card's chip runs ISO-DEP
+    assert r.call("12 00") == rsp("13")  # the reader sends no RATS
+    k.send("8C 04 0400 abcdef 20" + "00" * 28 + "00 00")
+    assert field.wait(lambda: field.chip("card").can_activate(), 1)
+    assert r.call("4A 01 00") == rsp("4B 01 01 00 04 20 04 08 ab cd ef")  # no ATS
+    k.silent(0.1)  # no RATS came: TgInitAsTarget has nothing to report
+    assert r.call("40 01 00 a4 04 00") == rsp("41 01")  # and no ISO-DEP without it
+    r.close()
+    k.close()

@@ -16,7 +16,8 @@ Modelling choices where the manual is silent:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -83,7 +84,7 @@ PARAM_PICC = 0x20  # fISO14443-4_PICC: the chip runs the ISO-DEP card side itsel
 ATS_PREFIX = bytes([0x75, 0x33, 0x92, 0x03])  # T0 TA TB TC of the ATS a PN532 PICC sends
 RATS = bytes([0xE0, 0x80])  # the reader PN532's RATS: FSDI 8 (256 bytes), CID 0
 TRY_SECONDS = 0.002  # one passive activation attempt without a card
-ARM_SECONDS = 0.020  # TgInitAsTarget to the card answering a field (docs/rig.md: re-arming)
+ARM_SECONDS = 0.020  # release to a re-armed card answering a field (docs/rig.md: re-arming)
 POLL_PERIOD = 0.150  # InAutoPoll's Period unit (§7.3.13)
 POLL_MIFARE, POLL_ISO_DEP_A = 0x10, 0x20  # InAutoPoll types: 106 kbps type A without, with RATS
 POLL_106A = {0x00, POLL_MIFARE, POLL_ISO_DEP_A, 0x40}  # types a 106 kbps type A card answers
@@ -102,6 +103,7 @@ class Reader(Protocol):
     name: str
 
     def rf_response(self, card: Card, rapdu: bytes) -> None: ...
+    def rf_frame_response(self, card: Card, frame: bytes) -> None: ...
     def rf_card_lost(self, card: Card) -> None: ...
     def rf_card_armed(self, card: Card) -> None: ...
 
@@ -114,6 +116,7 @@ class Card(Protocol):
     def rf_activate(self, reader: Reader, rats: bytes) -> None: ...
     def rf_receive(self, reader: Reader, capdu: bytes) -> None: ...
     def rf_release(self) -> None: ...
+    def rf_frame(self, reader: Reader, frame: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,9 @@ class SimPn532:
         self.chain_out = b""  # rest of a response APDU longer than the buffer
         self.waiting_for: Card | None = None  # card that owes us a response APDU
         self.piccs: dict[str, Picc] = {}  # cards in our field as raw frames see them
+        self.awaiting_ats: Cmd | None = None  # our RATS went to a card host: its ATS is due
+        self.pcd_bn = 0  # our block number towards a card whose host answers the frames
+        self.chain_rsp = bytearray()  # response I-blocks chained by such a card
         self.raw: Picc | None = None  # the card InCommunicateThru frames go to
         # card side
         self.tg: TargetConfig | None = None
@@ -183,7 +189,8 @@ class SimPn532:
         self.tg_rest = b""  # rest of a command APDU longer than the buffer
         self.tg_out = bytearray()  # response APDU chained by TgSetMetaData
         self.tg_owes = False  # a command APDU was handed to the host, its response is due
-        self.tg_listening = False  # armed long enough to answer a reader's field
+        self.tg_listening = False  # armed and answering a reader's field
+        self.tg_released_at = -ARM_SECONDS  # when a reader last let us go
 
     # -- host link ---------------------------------------------------------------------------
 
@@ -372,7 +379,8 @@ class SimPn532:
             if found is None:
                 return False
             rats = bool(self.params & PARAM_AUTO_RATS)
-            self.activate(*found, rats)
+            if self.activate(*found, rats):
+                return True
             data = b"\x01" + found[1].target_data(1, rats)
             self.respond(Cmd.IN_LIST_PASSIVE_TARGET, data)
             return True
@@ -384,8 +392,10 @@ class SimPn532:
             for kind in self.poll_types:
                 if kind in POLL_106A:
                     rats = kind != POLL_MIFARE and bool(info.ats)
+                    rats = kind != POLL_MIFARE and bool(info.sel_res & 0x20)
                     reported = POLL_ISO_DEP_A if rats else POLL_MIFARE
-                    self.activate(card, info, rats)
+                    if self.activate(card, info, rats):
+                        return True
                     data = info.target_data(1, rats)
                     self.respond(Cmd.IN_AUTO_POLL, bytes([1, reported, len(data)]) + data)
                     return True
@@ -401,15 +411,49 @@ class SimPn532:
             return card, info
         return None
 
-    def activate(self, card: Card, info: Activation, rats: bool) -> None:
+    def activate(self, card: Card, info: Activation, rats: bool) -> bool:
+        """Select `card`, with our RATS if `rats`; True if the ATS must come from the card's
+        host first (the pending command answers once it does)."""
         self.target, self.target_info, self.target_state = card, info, "active"
         self.target_rats = rats and bool(info.ats)
+        self.pcd_bn = 0
+        self.chain_rsp.clear()
+        host_ats = rats and not info.ats and bool(info.sel_res & 0x20)
+        self.awaiting_ats = self.pending if host_ats else None
         self.field.record(self.name, card.name, "activate", info.uid)
         picc = self.raw = self.piccs[card.name] = Picc(self, card, info)
         picc.state = "active"
         if self.target_rats:
             picc.protocol(RATS[1])
-        card.rf_activate(self, RATS if self.target_rats else b"")
+        card.rf_activate(self, RATS if self.target_rats or host_ats else b"")
+        return host_ats
+
+    def rf_frame_response(self, card: Card, frame: bytes) -> None:
+        """A frame the card's host answered with TgResponseToInitiator."""
+        if card is not self.target or self.target_info is None:
+            return
+        if self.awaiting_ats is not None and self.pending is self.awaiting_ats:
+            info = replace(self.target_info, ats=frame)
+            self.target_info, self.target_rats, self.awaiting_ats = info, True, None
+            data = info.target_data(1, True)
+            if self.pending is Cmd.IN_AUTO_POLL:
+                data = bytes([1, POLL_ISO_DEP_A, len(data)]) + data
+            else:
+                data = b"\x01" + data
+            return self.respond(self.pending, data)
+        if self.pending is not Cmd.IN_DATA_EXCHANGE or self.waiting_for is not card or not frame:
+            return
+        pcb = frame[0]
+        if pcb & 0xF7 == 0xF2:  # S(WTX): the chip grants the time
+            return card.rf_frame(self, frame)
+        if pcb & 0xE2 != 0x02:
+            return
+        self.pcd_bn ^= 1
+        self.chain_rsp += frame[1:]
+        if pcb & 0x10:  # chained: fetch the next part
+            return card.rf_frame(self, bytes([0xA2 | self.pcd_bn]))
+        rapdu, self.chain_rsp = bytes(self.chain_rsp), bytearray()
+        self.rf_response(card, rapdu)
 
     def rf_card_armed(self, card: Card) -> None:
         self.try_activate()
@@ -434,8 +478,17 @@ class SimPn532:
         picc = self.piccs.get(card.name)
         if picc is not None:
             picc.bn ^= 1  # one I-block as far as the card's block number goes
-        if self.target is card and self.target_state == "active":  # the trace hook may cut
+        if self.target is not card or self.target_state != "active":  # the trace hook may cut
+            return
+        if self.host_answered():
+            card.rf_frame(self, bytes([0x02 | self.pcd_bn]) + capdu)
+        else:
             card.rf_receive(self, capdu)
+
+    def host_answered(self) -> bool:
+        """The target's ATS came from its host: the host runs ISO-DEP, we send it frames."""
+        card = self.target
+        return isinstance(card, SimPn532) and card.tg is not None and not card.tg_picc()
 
     def iso_dep(self) -> bool:
         return self.target_rats
@@ -621,7 +674,11 @@ class SimPn532:
         self.pending = Cmd.TG_INIT_AS_TARGET
         self.asleep = True  # AN10449 fig. 16: the chip sleeps until an RF field wakes it
         self.tg_listening = False
-        self.timer = self.field.call_later(ARM_SECONDS, self.listen)
+        wait = self.tg_released_at + ARM_SECONDS - time.monotonic()
+        if wait > 0:
+            self.timer = self.field.call_later(wait, self.listen)
+        else:
+            self.listen()
 
     def listen(self) -> None:
         if self.pending is Cmd.TG_INIT_AS_TARGET:
@@ -629,13 +686,14 @@ class SimPn532:
             self.field.card_armed(self)
 
     def can_activate(self) -> bool:
-        return self.pending is Cmd.TG_INIT_AS_TARGET and self.tg is not None and self.tg_listening
+        armed = self.pending is Cmd.TG_INIT_AS_TARGET and self.tg is not None
+        return armed and self.tg_listening and self.tg_reader is None
 
     def activation(self) -> Activation:
         tg = self.tg
         assert tg is not None
         ats = b""
-        if tg.picc and tg.sel_res & 0x20:  # the PN532 composes the ATS itself
+        if self.tg_picc():  # the PN532 composes the ATS itself
             ats = bytes([5 + len(tg.historical)]) + ATS_PREFIX + tg.historical
         return Activation(tg.sens_res[::-1], tg.sel_res, b"\x08" + tg.nfcid1t, ats)
 
@@ -647,7 +705,21 @@ class SimPn532:
         if not rats:  # the chip reports a command only once one comes
             return
         # Mode: 106 kbps, ISO/IEC 14443-4 PICC (bit 3), type A framing; then the first command
-        self.respond(Cmd.TG_INIT_AS_TARGET, bytes([0x08 if self.tg.picc else 0x00]) + rats)
+        self.respond(Cmd.TG_INIT_AS_TARGET, bytes([0x08 if self.tg_picc() else 0x00]) + rats)
+
+    def tg_picc(self) -> bool:
+        """The chip runs ISO-DEP for its host (fISO14443-4_PICC and SAK bit 6 set)."""
+        return self.tg is not None and self.tg.picc and bool(self.tg.sel_res & 0x20)
+
+    def rf_frame(self, reader: Reader, frame: bytes) -> None:
+        """A frame from the reader for our host to answer (TgGetInitiatorCommand)."""
+        if reader is not self.tg_reader:
+            return
+        if self.pending is Cmd.TG_INIT_AS_TARGET:  # the first command since SELECT
+            return self.respond(Cmd.TG_INIT_AS_TARGET, b"\x00" + frame)
+        if self.pending is Cmd.TG_GET_INITIATOR_COMMAND and not self.tg_inbox:
+            return self.respond(Cmd.TG_GET_INITIATOR_COMMAND, b"\x00" + frame)
+        self.tg_inbox.append(frame)
 
     def rf_receive(self, reader: Reader, capdu: bytes) -> None:
         if self.pending is Cmd.TG_GET_DATA and not self.tg_inbox:
@@ -660,9 +732,10 @@ class SimPn532:
         if self.tg_reader is None:
             return
         self.tg_reader, self.tg_state, self.tg_released = None, 2, True
+        self.tg_released_at = time.monotonic()
         self.tg_inbox.clear()
         self.tg_rest, self.tg_out, self.tg_owes = b"", bytearray(), False
-        if self.pending in (Cmd.TG_GET_DATA, Cmd.TG_SET_DATA):
+        if self.pending in (Cmd.TG_GET_DATA, Cmd.TG_SET_DATA, Cmd.TG_GET_INITIATOR_COMMAND):
             self.respond(self.pending, bytes([Status.RELEASED]))
 
     def tg_not_active(self, cmd: Cmd) -> bool:
@@ -703,10 +776,25 @@ class SimPn532:
         self.respond(Cmd.TG_GET_TARGET_STATUS, bytes([self.tg_state, 0x00]))
 
     def do_tg_get_initiator_command(self, p: bytes) -> None:
-        self.respond(Cmd.TG_GET_INITIATOR_COMMAND, bytes([Status.NOT_ACCEPTABLE]))
+        """The next frame from the reader, for a host that runs ISO-DEP itself (§7.3.20)."""
+        if self.tg_not_active(Cmd.TG_GET_INITIATOR_COMMAND):
+            return
+        if self.tg_picc():  # the chip runs ISO-DEP: TgGetData is the way
+            return self.respond(Cmd.TG_GET_INITIATOR_COMMAND, bytes([Status.NOT_ACCEPTABLE]))
+        if self.tg_inbox:
+            return self.respond(Cmd.TG_GET_INITIATOR_COMMAND, b"\x00" + self.tg_inbox.pop(0))
+        self.pending = Cmd.TG_GET_INITIATOR_COMMAND
 
     def do_tg_response_to_initiator(self, p: bytes) -> None:
-        self.respond(Cmd.TG_RESPONSE_TO_INITIATOR, bytes([Status.NOT_ACCEPTABLE]))
+        """Our host's frame to the reader (§7.3.21): the ATS after RATS, then blocks."""
+        if self.tg_not_active(Cmd.TG_RESPONSE_TO_INITIATOR):
+            return
+        if self.tg_picc() or not p:
+            return self.respond(Cmd.TG_RESPONSE_TO_INITIATOR, bytes([Status.NOT_ACCEPTABLE]))
+        reader = self.tg_reader
+        self.respond(Cmd.TG_RESPONSE_TO_INITIATOR, b"\x00")
+        assert reader is not None
+        reader.rf_frame_response(self, bytes(p))
 
     def do_tg_set_general_bytes(self, p: bytes) -> None:
         self.respond(Cmd.TG_SET_GENERAL_BYTES, bytes([Status.NOT_ACCEPTABLE]))

@@ -98,6 +98,9 @@ class StubCard:
     def rf_release(self) -> None:
         self.reader = None
 
+    def rf_frame(self, reader: Reader, frame: bytes) -> None:
+        pass  # a stub runs ISO-DEP itself: it never gets frames
+
 
 class Field:
     def __init__(self, buffer: int = 262,
