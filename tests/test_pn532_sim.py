@@ -265,3 +265,30 @@ def test_auto_poll_lists_waits_and_aborts(field):
     field.remove("card")
     assert h.call("00 06 00") == rsp("01 01")  # gone
     h.close()
+
+
+def test_two_targets(field):
+    field.add_reader("A")
+    field.add_stub_card("one", b"\x11\x11\x11", respond=lambda apdu: b"\x01\x90\x00")
+    field.add_stub_card("two", b"\x22\x22\x22", respond=lambda apdu: b"\x02\x90\x00")
+    field.place("one", "A")
+    field.start()
+    (h,) = hosts(field, "A")
+    h.begin()
+    one = "00 04 20 04 08 11 11 11 05 75 33 92 03"
+    two = "00 04 20 04 08 22 22 22 05 75 33 92 03"
+    assert h.call("4A 02 00") == rsp("4B 01 01 " + one)  # MaxTg 2, one card there
+    field.place("two", "A")
+    assert h.call("4A 02 00") == rsp("4B 02 01 " + one + " 02 " + two)
+    assert h.call("40 02 00 a4") == rsp("41 00 02 90 00")  # Tg 2
+    assert h.call("40 01 00 a4") == rsp("41 00 01 90 00")  # Tg 1
+    assert h.call("40 03 00 a4") == rsp("41 27")  # no Tg 3
+    assert h.call("54 02") == rsp("55 00")  # InSelect
+    assert h.call("44 00") == rsp("45 00")  # InDeselect all
+    assert h.call("40 02 00 a4") == rsp("41 27") and h.call("40 01 00 a4") == rsp("41 27")
+    assert h.call("4A 02 00") == rsp("4B 02 01 " + one + " 02 " + two)
+    assert h.call("52 02") == rsp("53 00")  # InRelease Tg 2 only
+    assert h.call("40 01 00 a4") == rsp("41 00 01 90 00")
+    assert h.call("40 02 00 a4") == rsp("41 27")
+    h.close()
+    assert [e.direction for e in field.trace].count("release") == 4

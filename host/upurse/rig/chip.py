@@ -165,7 +165,9 @@ class SimPn532:
         self.registers: dict[int, int] = dict(REGISTER_DEFAULTS)
         self.rf_on = False
         self.passive_retries = 0xFF
-        self.listing: tuple[int, bytes] = (0, b"")  # BrTy and InitiatorData being polled
+        self.listing: tuple[int, int, bytes] = (1, 0, b"")  # MaxTg, BrTy, InitiatorData
+        self.tg_now = 1  # the target the fields below describe
+        self.parked: dict[int, tuple] = {}  # the other listed target's fields (MaxTg 2)
         self.poll_types = b""  # InAutoPoll's target types, while it polls
         # reader side
         self.target: Card | None = None
@@ -336,6 +338,14 @@ class SimPn532:
     # -- initiator commands (§7.3) ------------------------------------------------------------
 
     def drop_target(self) -> None:
+        self.drop_one()
+        while self.parked:
+            tg, fields = self.parked.popitem()
+            self.load_target(fields)
+            self.drop_one()
+        self.tg_now = 1
+
+    def drop_one(self) -> None:
         card, state = self.target, self.target_state
         self.target, self.target_info, self.target_state = None, None, ""
         self.target_rats = False
@@ -359,7 +369,7 @@ class SimPn532:
         self.drop_target()
         self.rf_on = True
         self.pending = Cmd.IN_LIST_PASSIVE_TARGET
-        self.listing = (brty, initiator)
+        self.listing = (max_tg, brty, initiator)
         if brty == 0 and self.try_activate():
             return
         if self.passive_retries != 0xFF:  # 0xFF: poll until a card comes or the host aborts
@@ -374,15 +384,18 @@ class SimPn532:
         """Activate an armed card in our field for the pending InListPassiveTarget or
         InAutoPoll."""
         if self.pending is Cmd.IN_LIST_PASSIVE_TARGET:
-            brty, initiator = self.listing
+            max_tg, brty, initiator = self.listing
             found = self.find_card(initiator) if brty == 0 else None
             if found is None:
                 return False
             rats = bool(self.params & PARAM_AUTO_RATS)
             if self.activate(*found, rats):
                 return True
-            data = b"\x01" + found[1].target_data(1, rats)
-            self.respond(Cmd.IN_LIST_PASSIVE_TARGET, data)
+            data = found[1].target_data(1, rats)
+            second = self.find_card(initiator) if max_tg == 2 else None
+            if second is not None and not self.second_target(*second, rats):
+                data += second[1].target_data(2, rats)
+            self.respond(Cmd.IN_LIST_PASSIVE_TARGET, bytes([1 + bool(self.parked)]) + data)
             return True
         if self.pending is Cmd.IN_AUTO_POLL:
             found = self.find_card(b"")
@@ -401,9 +414,48 @@ class SimPn532:
                     return True
         return False
 
+    def second_target(self, card: Card, info: Activation, rats: bool) -> bool:
+        """Activate a second card as Tg 2 (its RATS with CID 1) and park it; True if it would
+        need its host's ATS, which is not modelled for a second target (it is not listed)."""
+        if rats and not info.ats and info.sel_res & 0x20:
+            return True
+        first = self.target_fields()
+        self.target, self.target_info, self.target_state = card, info, "active"
+        self.target_rats = rats and bool(info.ats)
+        self.field.record(self.name, card.name, "activate", info.uid)
+        picc = self.piccs[card.name] = Picc(self, card, info)
+        picc.state = "active"
+        if self.target_rats:
+            picc.protocol(RATS[1])
+        card.rf_activate(self, RATS[:1] + bytes([RATS[1] | 1]) if self.target_rats else b"")
+        self.parked[2] = self.target_fields()
+        self.load_target(first)
+        return False
+
+    def target_fields(self) -> tuple:
+        return (self.target, self.target_info, self.target_state, self.target_rats, self.pcd_bn)
+
+    def load_target(self, fields: tuple) -> None:
+        (self.target, self.target_info, self.target_state, self.target_rats,
+         self.pcd_bn) = fields
+
+    def use_target(self, tg: int) -> bool:
+        """Make listed target `tg` the one the commands act on (§7.3.12 InSelect)."""
+        if tg == self.tg_now:
+            return self.target is not None
+        if tg not in self.parked:
+            return False
+        if self.target is not None:
+            self.parked[self.tg_now] = self.target_fields()
+        self.load_target(self.parked.pop(tg))
+        self.tg_now = tg
+        self.chain_in.clear()
+        self.chain_out = b""
+        return True
+
     def find_card(self, initiator: bytes) -> tuple[Card, Activation] | None:
         for card in self.field.cards_in(self):
-            if not card.can_activate():
+            if not card.can_activate() or card is self.target:
                 continue
             info = card.activation()
             if initiator and strip_cascade(initiator) != info.uid:
@@ -460,8 +512,9 @@ class SimPn532:
 
     def do_in_data_exchange(self, p: bytes) -> None:
         tg, data = p[0], bytes(p[1:])
+        ok = self.use_target(tg & 0x3F)
         card = self.target
-        if card is None or tg & 0x3F != 1 or self.target_state == "deselected":
+        if not ok or card is None or self.target_state == "deselected":
             return self.respond(Cmd.IN_DATA_EXCHANGE, bytes([Status.NOT_ACCEPTABLE]))
         if self.target_state == "gone" or not self.iso_dep():
             return self.respond(Cmd.IN_DATA_EXCHANGE, bytes([Status.TIMEOUT]))
@@ -519,6 +572,9 @@ class SimPn532:
 
     def rf_card_lost(self, card: Card) -> None:
         """The card left the field: what is running fails as the RF timeout would."""
+        for tg, fields in self.parked.items():
+            if fields[0] is card:
+                self.parked[tg] = (*fields[:2], "gone", *fields[3:])
         if self.target is not card:
             return
         self.target_state = "gone"
@@ -538,20 +594,24 @@ class SimPn532:
                 self.respond(Cmd.IN_COMMUNICATE_THRU, bytes([Status.TIMEOUT]))
 
     def do_in_deselect(self, p: bytes) -> None:
-        if self.target is not None and p[0] in (0, 1) and self.target_state == "active":
-            self.field.record(self.name, self.target.name, "release", b"")
-            self.halt(self.target)
-            self.target.rf_release()  # S(DESELECT)
-            self.target_state = "deselected"
+        for tg in [p[0]] if p[0] else [*self.parked, self.tg_now]:
+            if self.use_target(tg) and self.target_state == "active":
+                assert self.target is not None
+                self.field.record(self.name, self.target.name, "release", b"")
+                self.halt(self.target)
+                self.target.rf_release()  # S(DESELECT)
+                self.target_state = "deselected"
         self.respond(Cmd.IN_DESELECT, b"\x00")
 
     def do_in_release(self, p: bytes) -> None:
-        if p[0] in (0, 1):
+        if p[0] == 0:
             self.drop_target()
+        elif self.use_target(p[0]):
+            self.drop_one()
         self.respond(Cmd.IN_RELEASE, b"\x00")
 
     def do_in_select(self, p: bytes) -> None:
-        ok = self.target is not None and p[0] == 1 and self.target_state == "active"
+        ok = self.use_target(p[0]) and self.target_state == "active"
         self.respond(Cmd.IN_SELECT, bytes([Status.OK if ok else Status.NOT_ACCEPTABLE]))
 
     def do_in_communicate_thru(self, p: bytes) -> None:
