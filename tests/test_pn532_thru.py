@@ -110,7 +110,7 @@ def test_wtx_and_response_chaining(field):
     k.begin()
     assert k.call("12 30") == rsp("13")  # the card's PN532 runs ISO-DEP itself
     k.send("8C 05 0400 abcdef 20" + "00" * 28 + "00 00")
-    assert field.wait(lambda: field.chip("card").can_activate(), 1)  # armed 20 ms on
+    assert field.wait(lambda: field.chip("card").can_activate(), 1)  # armed
     assert r.call(BITS_7) == rsp("09")
     assert thru(r, "26") == bytes.fromhex("00 0400")
     assert r.call(BITS_8) == rsp("09")
