@@ -26,8 +26,10 @@ static uint32_t semihost(uint32_t op, const void *args) {
     return r0;
 }
 
-// The command line, read once at boot (before the heap exists, for heap=N)
-static char cmdline[512];
+// The command line, read once at boot (before the heap exists, for heap=N); room for long
+// host paths: semihosting refuses a command line that does not fit, and the board would boot
+// to its REPL instead of the script
+static char cmdline[4096];
 
 static const char *boot_cmdline(void) {
     static bool read;
